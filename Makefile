@@ -1,0 +1,57 @@
+# lightning-meta: `make train` and `make test` are the two commands a newcomer needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+APT_PACKAGES := wordnet-base fortunes fortunes-min
+export WANDB_MODE ?= offline
+export TOKENIZERS_PARALLELISM ?= false
+export HF_HUB_DISABLE_TELEMETRY := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install train test test-slow bench lint clean
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+install: $(STAMP) apt-data ## Create .venv, install torch (CPU) and the package with dev extras, and the Debian corpora
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[dev]"
+	@touch $(STAMP)
+
+.PHONY: apt-data
+apt-data:
+	@if [ -f /usr/share/wordnet/data.noun ] && [ -d /usr/share/games/fortunes ]; then :; \
+	elif [ "$$(id -u)" = "0" ]; then \
+	  echo "installing Debian corpora: $(APT_PACKAGES)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null) \
+	    || echo "warning: apt-get failed; tests that need WordNet/fortunes will be skipped"; \
+	else \
+	  echo "not root: run 'sudo apt-get install -y $(APT_PACKAGES)' for the WordNet and fortunes corpora (continuing)"; \
+	fi
+
+train: install ## Meta-train MiniLM-L6 on WordNet (offline), select, export, print the results table
+	$(VENV)/bin/lightning-meta train-default --output runs/default
+
+test: install ## Run the test suite (fast tests; slow ones are behind `make test-slow`)
+	$(PY) -m pytest -q -x --durations=15
+
+test-slow: install ## Run the slow tests too
+	$(PY) -m pytest -q -m "slow or not slow"
+
+bench: install ## Data, speed and memory benchmarks (prints name: value lines)
+	$(VENV)/bin/lightning-meta bench data
+	$(VENV)/bin/lightning-meta bench speed
+
+lint: install ## ruff + mypy
+	$(VENV)/bin/ruff check lightning_meta tests
+	$(VENV)/bin/ruff format --check lightning_meta tests
+	$(VENV)/bin/mypy
+
+clean: ## Remove runs, caches and the virtual environment
+	rm -rf runs lightning_logs wandb .pytest_cache .mypy_cache .ruff_cache $(VENV)

@@ -1,0 +1,110 @@
+"""Export the best checkpoint as a Hugging Face model directory plus meta_learning.json."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from lightning_meta.checkpoint import load_checkpoint_state
+from lightning_meta.resolve import resolve_pretrained
+
+log = logging.getLogger(__name__)
+META_FILE = "meta_learning.json"
+
+
+def export_module(module: Any, out_dir: str | Path, tokenizer: str | None, extra: dict[str, Any]) -> Path:
+    """Write ``module.model.encoder`` (save_pretrained), its tokenizer and meta_learning.json.
+
+    The directory loads with plain ``AutoModel.from_pretrained(out_dir)``.
+    """
+    from transformers import AutoTokenizer
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    encoder = module.model.encoder
+    encoder.save_pretrained(out, safe_serialization=True)
+    if tokenizer is not None:
+        AutoTokenizer.from_pretrained(resolve_pretrained(tokenizer, field="tokenizer")).save_pretrained(out)
+    hp = dict(module.hparams)
+    meta = {
+        "algorithm": module.algorithm,
+        "pooling": hp.get("pooling", "mean"),
+        "inner_loop": {
+            "adapt": hp.get("adapt"),
+            "head_init": hp.get("head_init"),
+            "inner_steps": hp.get("inner_steps"),
+            "eval_inner_steps": module.eval_steps,
+            "inner_lr": hp.get("inner_lr"),
+            "first_order": module.inner.first_order,
+            "learned_inner_lrs": module.learned_inner_lrs(),
+        },
+        "n_way": module.n_way,
+        "hyperparameters": {k: v for k, v in hp.items() if isinstance(v, (str, int, float, bool, type(None)))},
+        **extra,
+    }
+    tmp = out / (META_FILE + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2, default=str))
+    os.replace(tmp, out / META_FILE)
+    return out
+
+
+class HFExport(pl.Callback):
+    """At the end of ``fit``: load the best checkpoint and export it in Hugging Face format."""
+
+    def __init__(self, dirpath: str | None = None, tokenizer: str | None = None) -> None:
+        """
+        Args:
+            dirpath: output directory (default: ``<log_dir>/export``).
+            tokenizer: tokenizer to save beside the model (default: the datamodule's).
+        """
+        self.dirpath = dirpath
+        self.tokenizer = tokenizer
+        self.exported_to: Path | None = None
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        ckpt_cb = trainer.checkpoint_callback
+        best_path = getattr(ckpt_cb, "best_model_path", "") if ckpt_cb is not None else ""
+        best_score = getattr(ckpt_cb, "best_model_score", None) if ckpt_cb is not None else None
+        state = pl_module.state_dict()
+        if best_path:
+            state = load_checkpoint_state(best_path)["state_dict"]
+        module = pl_module
+        backup = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        module.load_state_dict(state)
+        dm = trainer.datamodule  # type: ignore[attr-defined]
+        tokenizer = self.tokenizer or getattr(dm, "tokenizer_name", None) or getattr(dm, "tokenizer", None)
+        if not isinstance(tokenizer, str):
+            tokenizer = None
+        out = Path(self.dirpath) if self.dirpath else Path(trainer.log_dir or ".") / "export"
+        extra = {
+            "best_checkpoint": best_path,
+            "best_val_score": float(best_score) if isinstance(best_score, torch.Tensor) else best_score,
+            "monitor": getattr(ckpt_cb, "monitor", None),
+            "seed": int(os.environ.get("PL_GLOBAL_SEED", "-1")),
+            "global_step": trainer.global_step,
+            "config": _resolved_config(trainer),
+        }
+        self.exported_to = export_module(module, out, tokenizer, extra)
+        module.load_state_dict(backup)
+        log.info("exported best model to %s", out)
+
+
+def _resolved_config(trainer: pl.Trainer) -> Any:
+    """The config LightningCLI saved for this run, if any."""
+    log_dir = trainer.log_dir
+    if log_dir is None:
+        return None
+    path = Path(log_dir) / "config.yaml"
+    if not path.exists():
+        return None
+    import yaml
+
+    return yaml.safe_load(path.read_text())

@@ -1,0 +1,215 @@
+"""One shared episodic LightningModule: backbone, evaluation on fixed episodes, optimizers.
+
+Subclasses (MAML, Reptile, ProtoNet, FineTune) only say how a meta-batch trains and how one
+episode is adapted and scored; everything else (metrics with confidence intervals, logging,
+optimizer/scheduler injection, checkpoint metadata) lives here. Algorithm code is pure torch in
+``lightning_meta.algorithms``; this layer never reimplements it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Literal
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor, nn
+
+from lightning_meta.algorithms import InnerLoopConfig, TaskOutput, adaptation_curve, make_inner_lrs
+from lightning_meta.data.episode import Episode
+from lightning_meta.metrics import MeanCI, episode_scores, mean_ci
+from lightning_meta.models import EpisodicClassifier, load_encoder, tiny_encoder
+from lightning_meta.resolve import ConfigError
+
+log = logging.getLogger(__name__)
+TINY_BACKBONE = "tiny"
+
+
+def build_backbone(name: str, second_order: bool) -> nn.Module:
+    """``"tiny"``: random 2-layer BERT for tests; anything else: a transformers encoder."""
+    if name == TINY_BACKBONE:
+        return tiny_encoder(seed=0)
+    attn = "eager" if second_order else None
+    if second_order:
+        log.info("second-order MAML: loading %s with attn_implementation='eager' "
+                 "(the fused CPU SDPA kernel has no double backward)", name)
+    return load_encoder(name, attn_implementation=attn)
+
+
+class EpisodicModule(pl.LightningModule):
+    """Base for every few-shot method; evaluation adapts on support, scores the query."""
+
+    algorithm: str = "base"
+    second_order: bool = False
+
+    def __init__(
+        self,
+        backbone: str = "minilm",
+        pooling: Literal["mean", "cls"] = "mean",
+        adapt: str = "top1",
+        head_init: Literal["zero", "prototype"] = "prototype",
+        n_way: int = 5,
+        inner_steps: int = 5,
+        inner_lr: float = 1e-2,
+        learn_inner_lr: bool = False,
+        eval_inner_steps: int | None = None,
+        backend: Literal["func", "higher"] = "func",
+        optimizer: OptimizerCallable | None = None,
+        scheduler: LRSchedulerCallable | None = None,
+    ) -> None:
+        """
+        Args:
+            backbone: transformers encoder: 'minilm' (offline default), a local directory, a hub
+                name, or 'tiny' (random 2-layer BERT for tests).
+            pooling: sentence embedding: mean over tokens or the [CLS] token.
+            adapt: what the inner loop adapts: 'all', 'head', 'top<k>' (top k layers + head) or
+                're:<regex>' over parameter names (+ head). The rest is meta-learned only.
+            head_init: per-episode head: 'prototype' (W=2c_k, b=-|c_k|^2 from the support
+                prototypes) or 'zero' (zero weights); both make label order irrelevant.
+            n_way: classes per episode (linked to data.n_way by the CLI).
+            inner_steps: SGD steps on the support set during meta-training.
+            inner_lr: inner-loop learning rate (initial value when learned).
+            learn_inner_lr: learn one inner learning rate per adapted tensor (Meta-SGD style).
+            eval_inner_steps: inner steps at validation/test (default: inner_steps).
+            backend: inner-loop implementation: 'func' (torch.func) or 'higher' (reference).
+            optimizer: outer optimizer (default AdamW, lr 3e-5, weight_decay 0).
+            scheduler: optional outer learning-rate scheduler.
+        """
+        super().__init__()
+        self._check_args(n_way, inner_steps, inner_lr, eval_inner_steps)
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.n_way = n_way
+        self.inner = InnerLoopConfig(
+            steps=inner_steps,
+            lr=inner_lr,
+            first_order=not self.second_order,
+            learn_lr=learn_inner_lr,
+            backend=backend,
+        )
+        self.eval_steps = inner_steps if eval_inner_steps is None else eval_inner_steps
+        encoder = build_backbone(backbone, self.second_order)
+        self.model = EpisodicClassifier(encoder, pooling=pooling, adapt=adapt, head_init=head_init)
+        self.inner_lrs: nn.ParameterDict | None = (
+            make_inner_lrs(self.model, self.inner) if learn_inner_lr else None
+        )
+        self._test_scores: list[tuple[float, float]] = []
+        self._val_scores: list[tuple[float, float]] = []
+        self.test_results: dict[str, MeanCI] = {}
+        self._t_step = 0.0
+        self._t_step_started = False
+        self.val_results: dict[str, MeanCI] = {}
+
+    @staticmethod
+    def _check_args(n_way: int, steps: int, lr: float, eval_steps: int | None) -> None:
+        if n_way < 2:
+            raise ConfigError(f"model.n_way: must be >= 2, got {n_way}; set n_way to 2 or more")
+        if steps < 0:
+            raise ConfigError(f"model.inner_steps: must be >= 0, got {steps}; use 0 or more")
+        if not lr > 0:
+            raise ConfigError(f"model.inner_lr: must be > 0, got {lr}; use e.g. 0.01")
+        if eval_steps is not None and eval_steps < 0:
+            raise ConfigError(f"model.eval_inner_steps: must be >= 0, got {eval_steps}")
+
+    # ---- subclasses ---------------------------------------------------------------------
+    def evaluate_episode(self, episode: Episode) -> TaskOutput:
+        """Adapt on the support set and score the query, without an outer graph."""
+        from lightning_meta.algorithms import maml_task
+
+        return maml_task(
+            self.model, episode, self.inner, self.inner_lrs, training=False, steps=self.eval_steps
+        )
+
+    def curve(self, episode: Episode, max_steps: int | None = None) -> list[float]:
+        """Query accuracy after 0..K inner steps (adaptation curve)."""
+        return adaptation_curve(self.model, episode, self.inner, self.inner_lrs, max_steps)
+
+    # ---- training helpers ---------------------------------------------------------------
+    def log_train(self, batch: list[Episode], outs: list[TaskOutput], loss: Tensor) -> None:
+        """Outer loss, query loss before/after adaptation, accuracy, tasks/s, inner lrs."""
+        n = len(batch)
+        now = time.perf_counter()
+        dt, self._t_step = now - self._t_step, now
+        acc = sum(episode_scores(o.logits, ep.query.labels, ep.n_way)[0] for o, ep in zip(outs, batch, strict=True)) / n
+        self.log("train/loss", loss.detach(), prog_bar=True, batch_size=n)
+        self.log("train/query_loss_before", torch.stack([o.loss_before for o in outs]).mean(), batch_size=n)
+        self.log("train/query_loss_after", torch.stack([o.loss.detach() for o in outs]).mean(), batch_size=n)
+        self.log("train/support_loss", torch.stack([o.support_loss for o in outs]).mean(), batch_size=n)
+        self.log("train/acc", acc, batch_size=n)
+        if 0 < dt < 3600 and self._t_step_started:
+            self.log("train/tasks_per_s", n * max(self.trainer.world_size, 1) / dt, prog_bar=True, batch_size=n)
+        self._t_step_started = True
+        if self.inner_lrs is not None:
+            for name, lr in self.inner_lrs.items():
+                self.log(f"inner_lr/{name}", lr.detach().float().mean(), batch_size=n)
+
+    def on_train_epoch_start(self) -> None:
+        self._t_step = time.perf_counter()
+        self._t_step_started = False
+
+    # ---- evaluation ---------------------------------------------------------------------
+    def _eval_step(self, batch: list[Episode], store: list[tuple[float, float]], stage: str) -> None:
+        with torch.enable_grad():
+            for ep in batch:
+                out = self.evaluate_episode(ep)
+                acc, f1 = episode_scores(out.logits, ep.query.labels, ep.n_way)
+                store.append((acc, f1))
+                self.log(f"{stage}/acc", acc, batch_size=1, sync_dist=True)
+                self.log(f"{stage}/f1", f1, batch_size=1, sync_dist=True)
+                self.log(f"{stage}/query_loss_before", out.loss_before, batch_size=1, sync_dist=True)
+                self.log(f"{stage}/query_loss_after", out.loss, batch_size=1, sync_dist=True)
+
+    def validation_step(self, batch: list[Episode], batch_idx: int) -> None:
+        self._eval_step(batch, self._val_scores, "val")
+
+    def test_step(self, batch: list[Episode], batch_idx: int) -> None:
+        self._eval_step(batch, self._test_scores, "test")
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_scores = []
+
+    def on_test_epoch_start(self) -> None:
+        self._test_scores = []
+
+    def _summarise(self, store: list[tuple[float, float]], stage: str) -> dict[str, MeanCI]:
+        scores = torch.tensor(store, dtype=torch.float64, device=self.device).reshape(-1, 2)
+        if self.trainer.world_size > 1:
+            scores = self.all_gather(scores).reshape(-1, 2)
+        if scores.numel() == 0:
+            return {}
+        res = {"acc": mean_ci(scores[:, 0].cpu()), "f1": mean_ci(scores[:, 1].cpu())}
+        for key, value in res.items():
+            self.log(f"{stage}/{key}_ci", value.ci, sync_dist=False, rank_zero_only=True)
+        return res
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self.val_results = self._summarise(self._val_scores, "val")
+
+    def on_test_epoch_end(self) -> None:
+        self.test_results = self._summarise(self._test_scores, "test")
+
+    # ---- optimisation -------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        params = [p for p in self.parameters() if p.requires_grad]
+        if self.optimizer_factory is None:
+            opt: torch.optim.Optimizer = torch.optim.AdamW(params, lr=3e-5, weight_decay=0.0)
+        else:
+            opt = self.optimizer_factory(params)
+        if self.scheduler_factory is None:
+            return opt
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": self.scheduler_factory(opt), "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["lightning_meta"] = {
+            "class_path": f"{type(self).__module__}.{type(self).__qualname__}",
+            "algorithm": self.algorithm,
+        }
+
+    def learned_inner_lrs(self) -> dict[str, float]:
+        if self.inner_lrs is None:
+            return {}
+        return {k: float(v.detach().float().mean()) for k, v in self.inner_lrs.items()}

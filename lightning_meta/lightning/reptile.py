@@ -1,0 +1,81 @@
+"""Reptile (Nichol et al. 2018) with manual optimisation and an injected meta-optimizer."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor
+
+from lightning_meta.algorithms import reptile_task
+from lightning_meta.data.episode import Episode
+from lightning_meta.lightning.base import EpisodicModule
+
+
+class Reptile(EpisodicModule):
+    """Move the initialisation towards each task's adapted weights.
+
+    For adapted parameters the meta-"gradient" is ``theta - phi`` averaged over the tasks, so an
+    SGD meta-optimizer with learning rate eps performs ``theta += eps * mean(phi - theta)``.
+    Parameters the inner loop holds fixed receive the first-order query-loss gradient at phi.
+    Default meta-optimizer: SGD with lr 0.1 (Reptile's outer step size).
+    """
+
+    algorithm = "reptile"
+
+    def __init__(
+        self,
+        backbone: str = "minilm",
+        pooling: Literal["mean", "cls"] = "mean",
+        adapt: str = "top1",
+        head_init: Literal["zero", "prototype"] = "prototype",
+        n_way: int = 5,
+        inner_steps: int = 5,
+        inner_lr: float = 1e-2,
+        eval_inner_steps: int | None = None,
+        gradient_clip_val: float | None = None,
+        optimizer: OptimizerCallable | None = None,
+        scheduler: LRSchedulerCallable | None = None,
+    ) -> None:
+        """
+        Args:
+            gradient_clip_val: clip the norm of the meta-update (manual optimisation ignores
+                the Trainer's gradient_clip_val).
+        """
+        super().__init__(
+            backbone, pooling, adapt, head_init, n_way, inner_steps, inner_lr, False,
+            eval_inner_steps, "func", optimizer, scheduler,
+        )
+        self.automatic_optimization = False
+        self.gradient_clip_val = gradient_clip_val
+
+    def configure_optimizers(self):  # type: ignore[no-untyped-def]
+        if self.optimizer_factory is None:
+            params = [p for p in self.parameters() if p.requires_grad]
+            return torch.optim.SGD(params, lr=0.1)
+        return super().configure_optimizers()
+
+    def meta_gradients(self, batch: list[Episode]) -> tuple[dict[str, Tensor], list]:
+        """Mean Reptile direction over the tasks, keyed by model parameter name."""
+        results = [reptile_task(self.model, ep, self.inner) for ep in batch]
+        names = results[0].grads.keys()
+        grads = {n: torch.stack([r.grads[n] for r in results]).mean(0) for n in names}
+        return grads, [r.out for r in results]
+
+    def training_step(self, batch: list[Episode], batch_idx: int) -> Tensor:
+        opt = self.optimizers()
+        opt.zero_grad()  # type: ignore[union-attr]
+        grads, outs = self.meta_gradients(batch)
+        for name, p in self.model.named_parameters():
+            if name in grads:
+                p.grad = grads[name].to(p.dtype)
+        if self.gradient_clip_val is not None:
+            self.clip_gradients(opt, gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm="norm")  # type: ignore[arg-type]
+        opt.step()  # type: ignore[union-attr]
+        sched = self.lr_schedulers()
+        if sched is not None:
+            sched.step()  # type: ignore[union-attr]
+        loss = torch.stack([o.loss for o in outs]).mean()
+        self.log_train(batch, outs, loss)
+        return loss

@@ -1,0 +1,41 @@
+"""Few-shot evaluation metrics: per-episode accuracy and macro-F1, mean with a 95% CI."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torchmetrics.functional.classification import multiclass_f1_score
+
+
+def episode_scores(logits: Tensor, labels: Tensor, n_way: int) -> tuple[float, float]:
+    """Accuracy and macro-F1 of one episode's query predictions. logits: (Q, N), labels: (Q,)."""
+    preds = logits.argmax(dim=-1)
+    acc = (preds == labels).float().mean().item()
+    f1 = multiclass_f1_score(preds, labels, num_classes=n_way, average="macro").item()
+    return acc, f1
+
+
+@dataclass(frozen=True)
+class MeanCI:
+    """Mean and half-width of the 95% confidence interval, 1.96 * std / sqrt(n) (std with ddof=1)."""
+
+    mean: float
+    ci: float
+    n: int
+
+    def __str__(self) -> str:
+        return f"{100 * self.mean:.2f} ± {100 * self.ci:.2f}"
+
+
+def mean_ci(values: Sequence[float] | Tensor) -> MeanCI:
+    """Mean and 95% CI half-width of per-episode scores."""
+    t = torch.as_tensor(list(values) if not isinstance(values, Tensor) else values, dtype=torch.float64)
+    n = int(t.numel())
+    if n == 0:
+        raise ValueError("mean_ci: no values (did the evaluation run any episode?)")
+    std = t.std(unbiased=True).item() if n > 1 else 0.0
+    return MeanCI(mean=t.mean().item(), ci=1.96 * std / math.sqrt(n), n=n)

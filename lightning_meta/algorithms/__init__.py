@@ -1,0 +1,39 @@
+"""Pure-torch meta-learning algorithms (no Lightning): functional inner loop, MAML/FOMAML,
+Reptile, ProtoNet and the fine-tune baseline (``maml_task(..., training=False)``)."""
+
+from lightning_meta.algorithms.inner_loop import (
+    Adapted,
+    InnerLoopConfig,
+    inner_loop,
+    lr_key,
+    support_grads,
+)
+from lightning_meta.algorithms.maml import (
+    TaskOutput,
+    accuracy,
+    adaptation_curve,
+    inner_lr_map,
+    make_inner_lrs,
+    maml_task,
+)
+from lightning_meta.algorithms.protonet import COSINE_SCALE, protonet_logits, protonet_task
+from lightning_meta.algorithms.reptile import ReptileOutput, reptile_task
+
+__all__ = [
+    "COSINE_SCALE",
+    "Adapted",
+    "InnerLoopConfig",
+    "ReptileOutput",
+    "TaskOutput",
+    "accuracy",
+    "adaptation_curve",
+    "inner_loop",
+    "inner_lr_map",
+    "lr_key",
+    "maml_task",
+    "make_inner_lrs",
+    "protonet_logits",
+    "protonet_task",
+    "reptile_task",
+    "support_grads",
+]

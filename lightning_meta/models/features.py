@@ -1,0 +1,138 @@
+"""Per-episode feature extractors: pooled embeddings as a function of the adapted parameters.
+
+``TopFeatures`` (BERT-like encoders: ``embeddings`` + ``encoder.layer``) runs the fixed bottom
+(embeddings and the layers below the first adapted one) ONCE per episode, for support and query,
+and re-runs only the adapted top layers functionally for every inner step and for the query.
+``FullFeatures`` runs the whole model through ``torch.func.functional_call`` each time: correct
+for any architecture, just slower.
+
+Parameter dicts use names relative to the encoder (``encoder.named_parameters()``); names not in
+the dict fall back to the module's own (meta) parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, cast
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from lightning_meta.data.episode import TextBatch
+
+__all__ = ["EpisodeFeatures", "FullFeatures", "TopFeatures", "extended_mask", "pool"]
+
+Split = Literal["support", "query"]
+Pooling = Literal["mean", "cls"]
+
+
+def pool(hidden: Tensor, mask: Tensor, pooling: Pooling) -> Tensor:
+    """(B, T, H) token states -> (B, H): masked mean over real tokens, or the first token."""
+    if pooling == "cls":
+        return hidden[:, 0]
+    m = mask.to(hidden.dtype).unsqueeze(-1)  # (B, T, 1)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)  # (B, H)
+
+
+def extended_mask(mask: Tensor, dtype: torch.dtype) -> Tensor:
+    """(B, T) 1/0 padding mask -> (B, 1, 1, T) additive mask (0 keep, dtype-min drop), the format
+    BertLayer's eager and SDPA attention both add to the attention scores."""
+    m = mask[:, None, None, :].to(dtype)  # (B, 1, 1, T)
+    return (1.0 - m) * torch.finfo(dtype).min
+
+
+class EpisodeFeatures(Protocol):
+    def embed(self, params: dict[str, Tensor], split: Split) -> Tensor:
+        """Pooled (B, H) embeddings of the support or query rows under ``params``."""
+        ...
+
+
+class FullFeatures:
+    """Whole-model functional forward for every call (any architecture)."""
+
+    def __init__(self, encoder: nn.Module, support: TextBatch, query: TextBatch, pooling: Pooling):
+        self.encoder = encoder
+        self.batches = {"support": support, "query": query}
+        self.pooling = pooling
+
+    def embed(self, params: dict[str, Tensor], split: Split) -> Tensor:
+        batch = self.batches[split]
+        kwargs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+        out = functional_call(self.encoder, params, args=(), kwargs=kwargs)
+        hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state  # (B, T, H)
+        return pool(hidden, batch.attention_mask, self.pooling)
+
+
+class TopFeatures:
+    """Cached bottom of a BERT-like encoder + functional top layers ``start..L-1``.
+
+    ``support_grad`` / ``query_grad`` say whether the bottom output must carry a graph to the
+    (meta) parameters; when both agree, support and query share one bottom forward.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        start: int,
+        support: TextBatch,
+        query: TextBatch,
+        pooling: Pooling,
+        support_grad: bool,
+        query_grad: bool,
+    ):
+        self.layers = bert_layers(encoder)[start:]
+        self.pooling = pooling
+        # Parameter-name prefix of each top layer (functional_call wants layer-local names).
+        self.prefixes = [f"encoder.layer.{start + i}." for i in range(len(self.layers))]
+        self.masks = {"support": support.attention_mask, "query": query.attention_mask}
+        self.hidden: dict[str, Tensor] = {}
+        self.ext: dict[str, Tensor] = {}
+        if support_grad == query_grad:
+            ids = torch.cat([support.input_ids, query.input_ids])  # (Ns+Nq, T)
+            mask = torch.cat([support.attention_mask, query.attention_mask])  # (Ns+Nq, T)
+            with torch.set_grad_enabled(support_grad):
+                hidden, ext = self._bottom(encoder, start, ids, mask)  # (Ns+Nq, T, H)
+            n = len(support)
+            self.hidden = {"support": hidden[:n], "query": hidden[n:]}
+            self.ext = {"support": ext[:n], "query": ext[n:]}
+        else:
+            for split, batch, grad in (
+                ("support", support, support_grad),
+                ("query", query, query_grad),
+            ):
+                with torch.set_grad_enabled(grad):
+                    hidden, ext = self._bottom(
+                        encoder, start, batch.input_ids, batch.attention_mask
+                    )
+                self.hidden[split], self.ext[split] = hidden, ext
+
+    @staticmethod
+    def _bottom(encoder: nn.Module, start: int, ids: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        hidden = encoder.embeddings(input_ids=ids)  # type: ignore[operator]  # (B, T, E)
+        project = getattr(encoder, "embeddings_project", None)  # ELECTRA: E -> H
+        if project is not None:
+            hidden = project(hidden)  # (B, T, H)
+        ext = extended_mask(mask, hidden.dtype)  # (B, 1, 1, T)
+        for layer in bert_layers(encoder)[:start]:
+            hidden = _layer_out(layer(hidden, attention_mask=ext))  # (B, T, H)
+        return hidden, ext
+
+    def embed(self, params: dict[str, Tensor], split: Split) -> Tensor:
+        hidden, ext = self.hidden[split], self.ext[split]  # (B, T, H), (B, 1, 1, T)
+        for prefix, layer in zip(self.prefixes, self.layers, strict=True):
+            cut = len(prefix)
+            local = {k[cut:]: v for k, v in params.items() if k.startswith(prefix)}
+            hidden = _layer_out(
+                functional_call(layer, local, args=(hidden,), kwargs={"attention_mask": ext})
+            )  # (B, T, H)
+        return pool(hidden, self.masks[split], self.pooling)  # (B, H)
+
+
+def bert_layers(encoder: nn.Module) -> list[nn.Module]:
+    """The transformer blocks ``encoder.encoder.layer`` of a BERT-like model."""
+    return list(cast(nn.ModuleList, encoder.get_submodule("encoder.layer")))
+
+
+def _layer_out(out: Tensor | tuple[Tensor, ...]) -> Tensor:
+    """transformers 4.x layers return a tuple ``(hidden, *attentions)``; newer ones a tensor."""
+    return out[0] if isinstance(out, tuple) else out

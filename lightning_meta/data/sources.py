@@ -1,0 +1,253 @@
+"""Where labelled text comes from: built-in corpora, local files, or the Hugging Face hub.
+
+Every source ends as a ``datasets.Dataset`` with a string ``text`` column and a ``label``
+column of type ``ClassLabel`` (so the class names travel with the data).
+
+``SourceSpec.source`` is one of
+
+- a built-in name (:data:`BUILTIN_NAMES`: ``wordnet``, ``fortunes``, ``sentiment:movie`` ...),
+- ``"files"`` together with ``data_files`` (csv, tsv, json, jsonl or parquet; one or many),
+  or directly the path of one such file,
+- anything else is a hub name (``"sst2"``, ``"stanfordnlp/imdb"``; ``"hub:NAME"`` forces it),
+  loaded with ``datasets.load_dataset(name, config_name, split=hub_split)`` after a quick
+  reachability check, so that offline runs fail in seconds with a pointer to local files.
+
+:meth:`SourceSpec.validate` does every check that needs no loading (names, paths,
+extensions); column checks happen right after loading, before any tokenisation.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import datasets
+
+from lightning_meta.data import builtin, sentiment
+from lightning_meta.data.cache import cache_root, file_stamp
+from lightning_meta.resolve import ConfigError, hub_reachable
+
+FILES = "files"
+HUB_PREFIX = "hub:"
+EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".parquet": "parquet",
+}
+
+Reader = Callable[[Path], builtin.Corpus]  # argument: cache root (for downloads)
+
+
+def _sentiment_reader(subset: str) -> Reader:
+    return lambda root: sentiment.read_sentiment(subset, root / "downloads")
+
+
+BUILTIN_SOURCES: dict[str, Reader] = {
+    "wordnet": lambda root: builtin.read_wordnet(),
+    "fortunes": lambda root: builtin.read_fortunes(),
+    **{f"sentiment:{s}": _sentiment_reader(s) for s in sentiment.SENTIMENT_FILES},
+}
+BUILTIN_NAMES: tuple[str, ...] = tuple(BUILTIN_SOURCES)
+_DEBIAN_NEEDS = {
+    "wordnet": ("wordnet-base", builtin.WORDNET_DIR),
+    "fortunes": ("fortunes fortunes-min", builtin.FORTUNES_DIR),
+}
+
+
+def available() -> str:
+    return ", ".join(BUILTIN_NAMES)
+
+
+def builtin_data_missing(name: str) -> str | None:
+    """None when the built-in's local data is present, else the Debian packages to install."""
+    if name in _DEBIAN_NEEDS:
+        package, path = _DEBIAN_NEEDS[name]
+        return None if path.is_dir() else package
+    return None
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Which labelled text to load and which columns hold text and label."""
+
+    source: str = "wordnet"
+    data_files: tuple[str, ...] = ()
+    text_column: str = "text"
+    label_column: str = "label"
+    config_name: str | None = None
+    hub_split: str = "train"
+
+    @property
+    def kind(self) -> str:
+        """``"builtin"``, ``"files"`` or ``"hub"``."""
+        if self.data_files or self.source == FILES or Path(self.source).suffix in EXTENSIONS:
+            return "files"
+        if self.source in BUILTIN_SOURCES:
+            return "builtin"
+        return "hub"
+
+    @property
+    def files(self) -> list[Path]:
+        raw = self.data_files or ((self.source,) if self.source != FILES else ())
+        return [Path(f).expanduser() for f in raw]
+
+    @property
+    def name(self) -> str:
+        """Short name for episodes and reports (``Episode.task_source``)."""
+        return "files" if self.kind == "files" else self.source
+
+    @property
+    def hub_name(self) -> str:
+        return self.source.removeprefix(HUB_PREFIX)
+
+    def validate(self) -> None:
+        """Checks that need no loading; raises a one-line ConfigError naming the field."""
+        for name in ("text_column", "label_column"):
+            if not getattr(self, name):
+                raise ConfigError(f"{name}: must be a non-empty column name")
+        if not self.source:
+            raise ConfigError(
+                f"source: empty; use a built-in ({available()}), 'files' or a hub name"
+            )
+        if self.data_files and self.source not in (FILES, "wordnet"):
+            raise ConfigError(
+                f"source: '{self.source}' given together with data_files; set source: files "
+                f"(or drop data_files)"
+            )
+        kind = self.kind
+        if kind == "builtin":
+            missing = builtin_data_missing(self.source)
+            if missing:
+                raise ConfigError(
+                    f"source: built-in '{self.source}' needs Debian data that is not installed; "
+                    f"run `sudo apt-get install -y {missing}` (or `make install` as root)"
+                )
+        elif kind == "files":
+            self._validate_files()
+        else:
+            self._validate_hub_name()
+            _check_hub_online(self.source)
+
+    def _validate_files(self) -> None:
+        files = self.files
+        if not files:
+            raise ConfigError(
+                "data_files: source is 'files' but no data_files given; list one or more paths"
+            )
+        builders = set()
+        for path in files:
+            if path.suffix.lower() not in EXTENSIONS:
+                raise ConfigError(
+                    f"data_files: unsupported extension '{path.suffix}' of {path}; "
+                    f"use one of {', '.join(EXTENSIONS)}"
+                )
+            if not path.is_file():
+                raise ConfigError(f"data_files: file not found: {path}; check the path")
+            builders.add((EXTENSIONS[path.suffix.lower()], path.suffix.lower() == ".tsv"))
+        if len(builders) > 1:
+            raise ConfigError("data_files: mixes file formats; give files of one format per source")
+
+    def _validate_hub_name(self) -> None:
+        name = self.source
+        family = name.split(":", 1)[0] + ":"
+        close = difflib.get_close_matches(name, BUILTIN_NAMES, n=1, cutoff=0.75)
+        if not name.startswith(HUB_PREFIX) and (
+            close or any(b.startswith(family) for b in BUILTIN_NAMES if ":" in name)
+        ):
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ConfigError(f"source: unknown built-in '{name}'; {hint}available: {available()}")
+
+    def cache_key(self) -> list[Any]:
+        """What determines the loaded content (for fingerprints)."""
+        base: list[Any] = [self.kind, self.source, self.text_column, self.label_column]
+        if self.kind == "files":
+            return base + [file_stamp(f) for f in self.files]
+        if self.kind == "hub":
+            return base + [self.config_name, self.hub_split]
+        if self.source == "wordnet":
+            return base + [file_stamp(f) for f in builtin.wordnet_files()]
+        if self.source == "fortunes":
+            return base + [file_stamp(f) for f in builtin.fortune_files()]
+        return base + [sentiment.VADER_VERSION]
+
+
+def _to_text_label(texts: list[str], labels: list[int], names: list[str]) -> datasets.Dataset:
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)}
+    )
+    return datasets.Dataset.from_dict({"text": texts, "label": labels}, features=features)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
+
+
+def from_columns(ds: datasets.Dataset, text_column: str, label_column: str) -> datasets.Dataset:
+    """Rename/convert a loaded table to ``text`` + ``ClassLabel`` ``label``."""
+    present = ", ".join(ds.column_names)
+    for field, col in (("text_column", text_column), ("label_column", label_column)):
+        if col not in ds.column_names:
+            raise ConfigError(f"{field}: column '{col}' not found; columns present: {present}")
+    raw_labels = ds[label_column]
+    n_missing = sum(_is_missing(v) for v in raw_labels)
+    if n_missing:
+        raise ConfigError(
+            f"label_column: '{label_column}' has {n_missing} missing values; "
+            f"fill or drop those rows before loading"
+        )
+    feature = ds.features[label_column]
+    if isinstance(feature, datasets.ClassLabel):
+        names = list(feature.names)
+        labels = [int(v) for v in raw_labels]
+    else:
+        uniq = sorted(set(raw_labels), key=lambda v: (not isinstance(v, (int, float)), v))
+        names = [str(v) for v in uniq]
+        index = {v: i for i, v in enumerate(uniq)}
+        labels = [index[v] for v in raw_labels]
+    texts = ["" if t is None else str(t) for t in ds[text_column]]
+    return _to_text_label(texts, labels, names)
+
+
+def _load_files(spec: SourceSpec, root: Path) -> datasets.Dataset:
+    files = [str(f) for f in spec.files]
+    suffix = spec.files[0].suffix.lower()
+    kwargs: dict[str, Any] = {"delimiter": "\t"} if suffix == ".tsv" else {}
+    ds = datasets.load_dataset(
+        EXTENSIONS[suffix], data_files=files, split="train", cache_dir=str(root / "hf"), **kwargs
+    )
+    assert isinstance(ds, datasets.Dataset)
+    return ds
+
+
+def _check_hub_online(source: str) -> None:
+    if not hub_reachable():
+        raise ConfigError(
+            f"source: '{source}' is not a built-in ({available()}) and the Hugging Face hub "
+            f"is unreachable (offline); use local files instead: source: files, "
+            f"data_files: [train.csv] (csv/tsv/json/jsonl/parquet with text,label columns)"
+        )
+
+
+def _load_hub(spec: SourceSpec) -> datasets.Dataset:
+    ds = datasets.load_dataset(spec.hub_name, spec.config_name, split=spec.hub_split)
+    if not isinstance(ds, datasets.Dataset):
+        raise ConfigError(
+            f"hub_split: '{spec.hub_split}' did not select one split of {spec.hub_name}"
+        )
+    return ds
+
+
+def load_source(spec: SourceSpec, cache_dir: str | None = None) -> datasets.Dataset:
+    """Load (uncleaned) ``text`` + ``ClassLabel`` ``label`` rows for ``spec``."""
+    spec.validate()
+    root = cache_root(cache_dir)
+    if spec.kind == "builtin":
+        return _to_text_label(*BUILTIN_SOURCES[spec.source](root))
+    table = _load_files(spec, root) if spec.kind == "files" else _load_hub(spec)
+    return from_columns(table, spec.text_column, spec.label_column)

@@ -136,9 +136,11 @@ class TaskDataModule(pl.LightningDataModule):
         self.meta_batch_size, self.num_workers = meta_batch_size, num_workers
         self.n_episodes = {"train": train_episodes, "val": val_episodes, "test": test_episodes}
         self.provider: TaskProvider | None = None
-        self._pending: int | None = None  # next train meta-batch, set by resume / set_position
-        self._offset = 0  # stream epoch minus trainer epoch
-        self._epoch_counter = 0  # epochs iterated without a trainer
+        # next train meta-batch and whether it was a jump by hand (set_position)
+        self._pending: tuple[int, bool] | None = None
+        self._offset = 0  # stream epoch minus trainer epoch, after a jump by hand
+        self._jump: tuple[int, int] | None = None  # (trainer epoch, meta-batches skipped)
+        self._epoch_counter = 0  # next stream epoch when iterating without a trainer
 
     # -- stream arithmetic ---------------------------------------------------------------
     @property
@@ -165,42 +167,51 @@ class TaskDataModule(pl.LightningDataModule):
         return None if trainer is None else int(trainer.current_epoch)
 
     def _next_epoch_range(self, sampler_epoch: int) -> range:
-        epoch = self._trainer_epoch()
-        if epoch is None:
-            epoch, self._epoch_counter = self._epoch_counter, self._epoch_counter + 1
+        """Meta-batches of the next train iteration (called when it starts)."""
         b = self.batches_per_epoch
-        base = (epoch + self._offset) * b
-        if self._pending is not None:
-            if not base <= self._pending < base + b:
-                self._offset = self._pending // b - epoch
-                base = (epoch + self._offset) * b
-            start, self._pending = self._pending, None
-            return range(start, base + b)
-        return range(base, base + b)
+        epoch = self._trainer_epoch()
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            g, manual = pending
+            if epoch is not None and manual:  # a jump by hand: shift the epoch numbering
+                self._offset, self._jump = g // b - epoch, (epoch, g % b)
+            start = g
+        elif epoch is None:
+            start = self._epoch_counter * b
+        else:
+            start = (epoch + self._offset) * b
+        self._epoch_counter = start // b + 1
+        return range(start, (start // b + 1) * b)
 
     @property
     def position(self) -> int:
-        """The next global train meta-batch number."""
+        """The next global train meta-batch number (see the module docstring)."""
+        if self._pending is not None:
+            return self._pending[0]
         trainer = self.trainer
-        if self._pending is not None or trainer is None or trainer.state.fn != "fit":
-            if self._pending is not None:
-                return self._pending
-            return (self._epoch_counter + self._offset) * self.batches_per_epoch
-        done = getattr(trainer.fit_loop.epoch_loop.batch_progress.current, "processed", 0)
-        return (trainer.current_epoch + self._offset) * self.batches_per_epoch + int(done)
+        if trainer is None or trainer.state.fn != "fit":
+            return self._epoch_counter * self.batches_per_epoch
+        epoch = int(trainer.current_epoch)
+        done = int(getattr(trainer.fit_loop.epoch_loop.batch_progress.current, "processed", 0))
+        if trainer.state.status != "running" and done and epoch:
+            epoch -= 1  # fit has ended: Lightning marks the last epoch complete, counts stay
+        skip = self._jump[1] if self._jump is not None and self._jump[0] == epoch else 0
+        return (epoch + self._offset) * self.batches_per_epoch + skip + done
 
     def set_position(self, g: int) -> None:
-        """Make the next train iteration start at global meta-batch ``g``."""
+        """Jump: the next train iteration starts at global meta-batch ``g``. Under a fresh
+        Trainer the remaining epochs follow on from there (the epoch numbering shifts)."""
         if g < 0:
             raise ConfigError(f"position: must be >= 0 (got {g})")
-        self._pending = int(g)
+        self._pending = (int(g), True)
 
     def state_dict(self) -> dict[str, Any]:
         return {"position": self.position}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a position saved by :meth:`state_dict` (with the trainer's own state)."""
         if "position" in state_dict:
-            self.set_position(int(state_dict["position"]))
+            self._pending = (int(state_dict["position"]), False)
 
     # -- loaders ---------------------------------------------------------------------------
     def require_provider(self) -> TaskProvider:

@@ -88,6 +88,16 @@ def load_mask_tokenizer(name: str) -> Any:
     return tok
 
 
+def load_index(
+    text: SMLMTText, *, max_length: int, tokenizer: str, cache_dir: str | None
+) -> tuple[Any, SMLMTIndex]:
+    """Tokenizer check -> texts -> the cached word index (built on first use)."""
+    text.filter.validate()
+    tok = load_mask_tokenizer(tokenizer)
+    texts, _ = load_raw_texts(text.texts, text.text_unit, text.text_column, cache_dir)
+    return tok, load_or_build_index(texts, tok, text.filter, max_length, cache_dir)
+
+
 def build_smlmt(
     text: SMLMTText,
     *,
@@ -100,11 +110,8 @@ def build_smlmt(
     cache_dir: str | None,
     splits: tuple[str, ...] = ("train", "val", "test"),
 ) -> SMLMTTaskBuilder:
-    """Tokenizer check -> texts -> cached index -> word splits -> task builder."""
-    text.filter.validate()
-    tok = load_mask_tokenizer(tokenizer)
-    texts, _ = load_raw_texts(text.texts, text.text_unit, text.text_column, cache_dir)
-    index: SMLMTIndex = load_or_build_index(texts, tok, text.filter, max_length, cache_dir)
+    """Cached word index -> word splits -> task builder."""
+    tok, index = load_index(text, max_length=max_length, tokenizer=tokenizer, cache_dir=cache_dir)
     if len(index.words) < n_way:
         raise ConfigError(
             f"n_way: the texts have only {len(index.words)} distinct eligible words (< {n_way}); "
@@ -206,6 +213,7 @@ class SMLMTDataModule(TaskDataModule):
         self.max_length, self.tokenizer, self.seed = max_length, tokenizer, seed
         self.cache_dir = cache_dir
         self.builder: SMLMTTaskBuilder | None = None
+        self._index: SMLMTIndex | None = None
 
     def build(self) -> SMLMTTaskBuilder:
         return build_smlmt(
@@ -216,8 +224,8 @@ class SMLMTDataModule(TaskDataModule):
 
     def prepare_data(self) -> None:
         """Build (or find) the cached word index once, on the main process."""
-        if self.builder is None:
-            self.builder = self.build()
+        load_index(self.text, max_length=self.max_length, tokenizer=self.tokenizer,
+                   cache_dir=self.cache_dir)  # fmt: skip
 
     def setup(self, stage: str | None = None) -> None:
         if self.builder is None:
@@ -226,8 +234,10 @@ class SMLMTDataModule(TaskDataModule):
 
     @property
     def index(self) -> SMLMTIndex:
-        """The word index (after setup)."""
-        if self.builder is None:
-            self.setup()
-        assert self.builder is not None
-        return self.builder.index
+        """The word index (built or loaded on first access; no task settings needed)."""
+        if self.builder is not None:
+            return self.builder.index
+        if self._index is None:
+            _, self._index = load_index(self.text, max_length=self.max_length,
+                                        tokenizer=self.tokenizer, cache_dir=self.cache_dir)  # fmt: skip
+        return self._index

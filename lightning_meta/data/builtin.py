@@ -81,13 +81,14 @@ def strip_attribution(lines: list[str]) -> list[str]:
 
 
 def split_fortunes(text: str) -> list[str]:
-    """Entries of one fortune file (separated by ``%`` lines), attribution stripped,
-    whitespace collapsed to single spaces."""
+    """Entries of one fortune file (separated by ``%`` lines), attribution stripped; lines
+    kept, blank lines dropped, whitespace inside a line collapsed to single spaces."""
     entries: list[str] = []
     block: list[str] = []
     for line in [*text.splitlines(), "%"]:
         if line.rstrip() == "%":
-            body = " ".join(" ".join(strip_attribution(block)).split())
+            kept = (" ".join(line.split()) for line in strip_attribution(block))
+            body = "\n".join(line for line in kept if line)
             if body:
                 entries.append(body)
             block = []

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import datasets
+
+
+def column_values(ds: datasets.Dataset, name: str) -> list[Any]:
+    """A whole column as a Python list, read through Arrow in one go (``ds[name]`` is a lazy
+    column in datasets >= 4, slow to index row by row)."""
+    return ds.with_format("arrow")[name].to_pylist()
 
 
 @dataclass(frozen=True)
@@ -31,8 +38,8 @@ class CleanReport:
 
 def clean(ds: datasets.Dataset) -> tuple[datasets.Dataset, CleanReport]:
     """Keep the first occurrence of every non-blank (text, label) pair; texts are stripped."""
-    texts: list[str] = ds["text"]
-    labels: list[int] = ds["label"]
+    texts: list[str] = column_values(ds, "text")
+    labels: list[int] = column_values(ds, "label")
     seen: set[tuple[str, int]] = set()
     keep: list[int] = []
     empty = duplicates = 0

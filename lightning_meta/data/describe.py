@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lightning_meta.data.clean import column_values
 from lightning_meta.data.sources import BUILTIN_NAMES, EXTENSIONS, FILES, SourceSpec
 from lightning_meta.data.tokens import load_clean
 from lightning_meta.resolve import ConfigError
@@ -61,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     names = list(ds.features["label"].names)
-    counts = np.bincount(np.asarray(ds["label"], dtype=np.int64), minlength=len(names))
+    counts = np.bincount(
+        np.asarray(column_values(ds, "label"), dtype=np.int64), minlength=len(names)
+    )
     present = [i for i in range(len(names)) if counts[i] > 0]
     print(f"source: {spec.name}" + (f" ({', '.join(spec.data_files)})" if spec.data_files else ""))
     print("\n".join(format_table([names[i] for i in present], counts[present])))

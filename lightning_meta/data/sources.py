@@ -29,6 +29,7 @@ import datasets
 
 from lightning_meta.data import builtin, sentiment
 from lightning_meta.data.cache import cache_root, file_stamp
+from lightning_meta.data.clean import column_values
 from lightning_meta.resolve import ConfigError, hub_reachable
 
 FILES = "files"
@@ -194,7 +195,7 @@ def from_columns(ds: datasets.Dataset, text_column: str, label_column: str) -> d
     for field, col in (("text_column", text_column), ("label_column", label_column)):
         if col not in ds.column_names:
             raise ConfigError(f"{field}: column '{col}' not found; columns present: {present}")
-    raw_labels = ds[label_column]
+    raw_labels = column_values(ds, label_column)
     n_missing = sum(_is_missing(v) for v in raw_labels)
     if n_missing:
         raise ConfigError(
@@ -210,7 +211,7 @@ def from_columns(ds: datasets.Dataset, text_column: str, label_column: str) -> d
         names = [str(v) for v in uniq]
         index = {v: i for i, v in enumerate(uniq)}
         labels = [index[v] for v in raw_labels]
-    texts = ["" if t is None else str(t) for t in ds[text_column]]
+    texts = ["" if t is None else str(t) for t in column_values(ds, text_column)]
     return _to_text_label(texts, labels, names)
 
 

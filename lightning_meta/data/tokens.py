@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from lightning_meta.data.cache import cache_root, fingerprint
-from lightning_meta.data.clean import CleanReport, clean
+from lightning_meta.data.clean import CleanReport, clean, column_values
 from lightning_meta.data.sources import SourceSpec, load_source
 from lightning_meta.resolve import ConfigError, resolve_pretrained
 
@@ -87,7 +87,7 @@ class TokenizedCorpus:
         arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
         offsets = arr.offsets.to_numpy().astype(np.int64)
         ids = arr.values.to_numpy()[offsets[0] : offsets[-1]].astype(np.int32)
-        labels = np.asarray(table_ds["label"], dtype=np.int64)
+        labels = np.asarray(column_values(table_ds, "label"), dtype=np.int64)
         return cls(ids, offsets - offsets[0], labels, class_names, pad_id)
 
 
@@ -181,7 +181,7 @@ def load_tokenized(
     ds, report = load_clean(spec, cache_dir)
     names = list(ds.features["label"].names)
     if precheck is not None:
-        precheck(np.asarray(ds["label"], dtype=np.int64), names)
+        precheck(np.asarray(column_values(ds, "label"), dtype=np.int64), names)
     tok = load_tokenizer(tokenizer)
     directory.mkdir(parents=True, exist_ok=True)
     try:

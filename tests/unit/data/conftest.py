@@ -12,7 +12,7 @@ from lightning_meta.data.tokens import TokenizedCorpus
 
 
 def make_corpus(
-    n_classes: int = 12, per_class: int | list[int] = 30, seed: int = 0
+    n_classes: int = 15, per_class: int | list[int] = 30, seed: int = 0
 ) -> TokenizedCorpus:
     """Row i has tokens [101, i + 1000 (repeated), 102], 3..9 tokens long, so a padded row
     gives its corpus index back: ``ids[:, 1] - 1000``."""

@@ -50,7 +50,10 @@ def episodes_per_second(dm: EpisodicDataModule, seconds: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import datasets
     import transformers  # noqa: F401  (import time is not data time)
+
+    datasets.disable_progress_bars()
 
     with tempfile.TemporaryDirectory(prefix="lm-bench-data-") as cache_dir:
         t0 = time.perf_counter()

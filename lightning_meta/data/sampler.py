@@ -144,10 +144,11 @@ class EpisodeSampler:
         ids, mask = pad_rows(self.corpus, rows, length)  # (N*(K+Q), T)
         ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
         n_s = self.n_way * k
-        labels = torch.arange(self.n_way)
+        labels = np.repeat(np.tile(np.arange(self.n_way), 2), [k] * self.n_way + [q] * self.n_way)
+        labels_t = torch.from_numpy(labels)  # (N*K + N*Q,): 0..0 1..1 ... for support, then query
         return Episode(
-            support=TextBatch(ids_t[:n_s], mask_t[:n_s], labels.repeat_interleave(k)),
-            query=TextBatch(ids_t[n_s:], mask_t[n_s:], labels.repeat_interleave(q)),
+            support=TextBatch(ids_t[:n_s], mask_t[:n_s], labels_t[:n_s]),
+            query=TextBatch(ids_t[n_s:], mask_t[n_s:], labels_t[n_s:]),
             n_way=self.n_way,
             index=index,
             split=split,

@@ -90,7 +90,8 @@ class MetaBatchSampler(DistributedSampler):  # type: ignore[type-arg]
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self.owner._next_epoch_range(self.epoch))
+        # lazy: DataLoader may call iter() twice (worker setup) and only advance the last one
+        yield from self.owner._next_epoch_range(self.epoch)
 
 
 class _StreamLoader(DataLoader):  # type: ignore[type-arg]

@@ -222,3 +222,14 @@ def test_data_errors_before_tokenising(
     dm = dm_factory(**kw)
     with pytest.raises(ConfigError, match=pattern):
         dm.prepare_data()
+
+
+def test_worker_processes_give_the_same_stream(
+    dm_factory: Callable[..., EpisodicDataModule],
+) -> None:
+    a, b = dm_factory(), dm_factory(num_workers=2)
+    a.setup()
+    b.setup()
+    for x, y in zip(a.train_dataloader(), b.train_dataloader(), strict=True):
+        assert [e.index for e in x] == [e.index for e in y]
+        assert torch.equal(x[0].support.input_ids, y[0].support.input_ids)

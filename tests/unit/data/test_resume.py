@@ -20,8 +20,11 @@ from .conftest import make_corpus
 class StreamDM(TaskDataModule):
     """TaskDataModule over a synthetic corpus (no tokenizer needed): the extension point."""
 
-    def __init__(self, meta_batch_size: int = 2, train_episodes: int = 8) -> None:
+    def __init__(
+        self, meta_batch_size: int = 2, train_episodes: int = 8, num_workers: int = 0
+    ) -> None:
         super().__init__(
+            num_workers=num_workers,
             meta_batch_size=meta_batch_size,
             train_episodes=train_episodes,
             val_episodes=2,
@@ -72,8 +75,8 @@ def test_fit_stream_differs_every_epoch(tmp_path: Path) -> None:
     assert model.seen == [(2 * g, 2 * g + 1) for g in range(8)]
 
 
-@pytest.mark.parametrize("stop_after", [3, 4, 5])
-def test_resume_continues_the_stream(tmp_path: Path, stop_after: int) -> None:
+@pytest.mark.parametrize(("stop_after", "workers"), [(3, 0), (4, 0), (5, 0), (5, 1)])
+def test_resume_continues_the_stream(tmp_path: Path, stop_after: int, workers: int) -> None:
     full = Recorder()
     _trainer(tmp_path / "full", max_epochs=3, enable_checkpointing=False).fit(
         full, datamodule=StreamDM()

@@ -38,6 +38,15 @@ def build_backbone(name: str, second_order: bool) -> nn.Module:
     return load_encoder(name, attn_implementation=attn)
 
 
+def disable_dropout(module: nn.Module) -> None:
+    """Zero every dropout rate and keep train mode: inner loops (training and evaluation) are
+    then deterministic functions of the parameters, as MAML's analysis assumes."""
+    for m in module.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = 0.0
+    module.train()
+
+
 class EpisodicModule(pl.LightningModule):
     """Base for every few-shot method; evaluation adapts on support, scores the query."""
 
@@ -92,6 +101,7 @@ class EpisodicModule(pl.LightningModule):
         )
         self.eval_steps = inner_steps if eval_inner_steps is None else eval_inner_steps
         encoder = build_backbone(backbone, self.second_order)
+        disable_dropout(encoder)
         self.model = EpisodicClassifier(encoder, pooling=pooling, adapt=adapt, head_init=head_init)
         self.inner_lrs: nn.ParameterDict | None = (
             make_inner_lrs(self.model, self.inner) if learn_inner_lr else None

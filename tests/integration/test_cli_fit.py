@@ -1,0 +1,86 @@
+"""End-to-end through the `lightning-meta` CLI on the tiny encoder and a tiny CSV."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lightning_meta.cli import main
+
+
+def write_config(tmp_path: Path, csv_path: Path, model: dict, max_steps: int = 3) -> Path:
+    cfg = {
+        "seed_everything": 0,
+        "trainer": {
+            "accelerator": "cpu",
+            "devices": 1,
+            "max_steps": max_steps,
+            "max_epochs": 10,
+            "limit_val_batches": 4,
+            "num_sanity_val_steps": 0,
+            "enable_progress_bar": False,
+            "default_root_dir": str(tmp_path / "run"),
+            "logger": {"class_path": "pytorch_lightning.loggers.CSVLogger", "init_args": {"save_dir": str(tmp_path / "run")}},
+            "callbacks": [
+                {"class_path": "pytorch_lightning.callbacks.ModelCheckpoint",
+                 "init_args": {"monitor": "val/acc", "mode": "max", "save_last": True, "dirpath": str(tmp_path / "ckpt")}},
+                {"class_path": "lightning_meta.callbacks.HFExport", "init_args": {"dirpath": str(tmp_path / "export")}},
+            ],
+        },
+        "model": model,
+        "data": {
+            "class_path": "lightning_meta.data.EpisodicDataModule",
+            "init_args": {
+                "source": str(csv_path), "n_way": 3, "k_shot": 2, "q_query": 3,
+                "split_fractions": [0.34, 0.33, 0.33], "split_mode": "classes",
+                "meta_batch_size": 2, "train_episodes": 4, "val_episodes": 4, "test_episodes": 4,
+                "max_length": 16,
+            },
+        },
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+MODELS = {
+    "maml": {"class_path": "lightning_meta.lightning.MAML", "init_args": {"backbone": "tiny", "inner_steps": 1, "first_order": False}},
+    "fomaml": {"class_path": "lightning_meta.lightning.MAML", "init_args": {"backbone": "tiny", "inner_steps": 2, "first_order": True, "learn_inner_lr": True}},
+    "reptile": {"class_path": "lightning_meta.lightning.Reptile", "init_args": {"backbone": "tiny", "inner_steps": 2}},
+    "protonet": {"class_path": "lightning_meta.lightning.ProtoNet", "init_args": {"backbone": "tiny"}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_fit_then_export_loads_with_automodel(tmp_path: Path, tiny_csv: Path, name: str) -> None:
+    from transformers import AutoModel
+
+    cfg = write_config(tmp_path, tiny_csv, MODELS[name])
+    assert main(["fit", "--config", str(cfg)]) == 0
+    export = tmp_path / "export"
+    meta = json.loads((export / "meta_learning.json").read_text())
+    assert meta["algorithm"] in {"maml", "fomaml", "reptile", "protonet"}
+    assert meta["config"]["data"]["init_args"]["n_way"] == 3
+    assert meta["best_val_score"] is not None
+    model = AutoModel.from_pretrained(export)
+    assert model.config.hidden_size == 32
+    assert (tmp_path / "ckpt" / "last.ckpt").is_file()
+
+
+def test_test_command_reports_ci(tmp_path: Path, tiny_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = {"class_path": "lightning_meta.lightning.FineTune", "init_args": {"backbone": "tiny", "inner_steps": 1}}
+    cfg = write_config(tmp_path, tiny_csv, model)
+    assert main(["test", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "test/acc" in out and "test/acc_ci" in out
+
+
+def test_finetune_refuses_fit(tmp_path: Path, tiny_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = {"class_path": "lightning_meta.lightning.FineTune", "init_args": {"backbone": "tiny"}}
+    cfg = write_config(tmp_path, tiny_csv, model)
+    assert main(["fit", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: model: FineTune has no meta-training")

@@ -64,7 +64,11 @@ def dispatch(argv: list[str]) -> int:
         group = GROUP_COMMANDS[cmd]
         if not rest or rest[0] not in group:
             raise ConfigError(f"{cmd}: expected one of {', '.join(group)}; e.g. `lightning-meta {cmd} {next(iter(group))}`")
-        return _load(group[rest[0]])(rest[1:])
+        target = group[rest[0]]
+        if cmd == "bench" and rest[0] == "data" and "--smlmt" in rest:
+            target = "lightning_meta.bench.smlmt:smlmt_bench"
+            rest = [a for a in rest if a != "--smlmt"]
+        return _load(target)(rest[1:])
     raise ConfigError(f"command: unknown command '{cmd}'; use one of fit, validate, test, data, evaluate, report, bench")
 
 

@@ -44,6 +44,8 @@ def disable_dropout(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, nn.Dropout):
             m.p = 0.0
+        if isinstance(getattr(m, "dropout_prob", None), float):  # fused-attention dropout
+            m.dropout_prob = 0.0
     module.train()
 
 
@@ -67,6 +69,8 @@ class EpisodicModule(pl.LightningModule):
         backend: Literal["func", "higher"] = "func",
         optimizer: OptimizerCallable | None = None,
         scheduler: LRSchedulerCallable | None = None,
+        on_nonfinite: Literal["error", "skip"] = "error",
+        max_nonfinite_skips: int = 10,
     ) -> None:
         """
         Args:
@@ -85,6 +89,9 @@ class EpisodicModule(pl.LightningModule):
             backend: inner-loop implementation: 'func' (torch.func) or 'higher' (reference).
             optimizer: outer optimizer (default AdamW, lr 3e-5, weight_decay 0).
             scheduler: optional outer learning-rate scheduler.
+            on_nonfinite: NaN/inf in a loss or gradient: 'error' stops naming the episode and
+                step (the last good checkpoint stays intact); 'skip' skips the meta-batch.
+            max_nonfinite_skips: with 'skip', stop after this many consecutive skipped meta-batches.
         """
         super().__init__()
         self._check_args(n_way, inner_steps, inner_lr, eval_inner_steps)
@@ -106,6 +113,8 @@ class EpisodicModule(pl.LightningModule):
         self.inner_lrs: nn.ParameterDict | None = (
             make_inner_lrs(self.model, self.inner) if learn_inner_lr else None
         )
+        self.on_nonfinite = on_nonfinite
+        self.max_nonfinite_skips = max_nonfinite_skips
         self._test_scores: list[tuple[float, float]] = []
         self._val_scores: list[tuple[float, float]] = []
         self.test_results: dict[str, MeanCI] = {}

@@ -39,6 +39,8 @@ class MAML(EpisodicModule):
         first_order: bool = False,
         optimizer: OptimizerCallable | None = None,
         scheduler: LRSchedulerCallable | None = None,
+        on_nonfinite: Literal["error", "skip"] = "error",
+        max_nonfinite_skips: int = 10,
     ) -> None:
         """
         Args:
@@ -48,8 +50,10 @@ class MAML(EpisodicModule):
         self.second_order = not first_order
         self.algorithm = "fomaml" if first_order else "maml"
         super().__init__(
-            backbone, pooling, adapt, head_init, n_way, inner_steps, inner_lr, learn_inner_lr,
-            eval_inner_steps, backend, optimizer, scheduler,
+            backbone=backbone, pooling=pooling, adapt=adapt, head_init=head_init, n_way=n_way,
+            inner_steps=inner_steps, inner_lr=inner_lr, learn_inner_lr=learn_inner_lr,
+            eval_inner_steps=eval_inner_steps, backend=backend, optimizer=optimizer,
+            scheduler=scheduler, on_nonfinite=on_nonfinite, max_nonfinite_skips=max_nonfinite_skips,
         )
 
     def meta_loss(self, batch: list[Episode]) -> tuple[Tensor, list]:

@@ -30,14 +30,17 @@ class ProtoNet(EpisodicModule):
         distance: Literal["euclidean", "cosine"] = "euclidean",
         optimizer: OptimizerCallable | None = None,
         scheduler: LRSchedulerCallable | None = None,
+        on_nonfinite: Literal["error", "skip"] = "error",
+        max_nonfinite_skips: int = 10,
     ) -> None:
         """
         Args:
             distance: squared euclidean distance (Snell et al.) or cosine similarity.
         """
         super().__init__(
-            backbone, pooling, "head", "prototype", n_way, 0, 1e-2, False, 0, "func",
-            optimizer, scheduler,
+            backbone=backbone, pooling=pooling, adapt="head", n_way=n_way, inner_steps=0,
+            eval_inner_steps=0, optimizer=optimizer, scheduler=scheduler,
+            on_nonfinite=on_nonfinite, max_nonfinite_skips=max_nonfinite_skips,
         )
         self.distance: Literal["euclidean", "cosine"] = distance
 

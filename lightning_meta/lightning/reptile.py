@@ -37,6 +37,8 @@ class Reptile(EpisodicModule):
         gradient_clip_val: float | None = None,
         optimizer: OptimizerCallable | None = None,
         scheduler: LRSchedulerCallable | None = None,
+        on_nonfinite: Literal["error", "skip"] = "error",
+        max_nonfinite_skips: int = 10,
     ) -> None:
         """
         Args:
@@ -44,8 +46,10 @@ class Reptile(EpisodicModule):
                 the Trainer's gradient_clip_val).
         """
         super().__init__(
-            backbone, pooling, adapt, head_init, n_way, inner_steps, inner_lr, False,
-            eval_inner_steps, "func", optimizer, scheduler,
+            backbone=backbone, pooling=pooling, adapt=adapt, head_init=head_init, n_way=n_way,
+            inner_steps=inner_steps, inner_lr=inner_lr, eval_inner_steps=eval_inner_steps,
+            optimizer=optimizer, scheduler=scheduler, on_nonfinite=on_nonfinite,
+            max_nonfinite_skips=max_nonfinite_skips,
         )
         self.automatic_optimization = False
         self.gradient_clip_val = gradient_clip_val

@@ -32,7 +32,7 @@ import numpy as np
 
 from lightning_meta.data.datamodule import EpisodicDataModule
 from lightning_meta.data.episode import Episode
-from lightning_meta.data.smlmt import SMLMTText, build_smlmt, check_shape
+from lightning_meta.data.smlmt import SMLMTText, build_smlmt, check_shape, load_index
 from lightning_meta.data.smlmt_tasks import TASK_SOURCE
 from lightning_meta.data.stream import TaskDataModule, TaskProvider
 from lightning_meta.resolve import ConfigError, resolve_pretrained
@@ -235,8 +235,12 @@ class HybridDataModule(TaskDataModule):
         return families, sizes
 
     def prepare_data(self) -> None:
+        """Build (or find) every cached artefact once, on the main process."""
         for dm in self.labelled_modules:
             dm.prepare_data()
+        if self.smlmt is not None:
+            load_index(self.smlmt, max_length=self.max_length, tokenizer=self.tokenizer,
+                       cache_dir=self.cache_dir)  # fmt: skip
 
     def setup(self, stage: str | None = None) -> None:
         if self.hybrid is not None:

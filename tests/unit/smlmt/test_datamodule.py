@@ -48,6 +48,14 @@ def test_loaders_yield_meta_batches(corpus_file: Path, tmp_path: Path) -> None:
     assert second_epoch == list(range(6, 12))  # train tasks differ every epoch
 
 
+def test_workers_give_the_same_stream(corpus_file: Path, tmp_path: Path) -> None:
+    serial = make_dm(corpus_file, tmp_path)
+    parallel = make_dm(corpus_file, tmp_path, num_workers=2)
+    a = [ep for batch in serial.train_dataloader() for ep in batch]
+    b = [ep for batch in parallel.train_dataloader() for ep in batch]
+    assert len(a) == len(b) == 6 and all(same(x, y) for x, y in zip(a, b, strict=True))
+
+
 def test_resume_continues_stream(corpus_file: Path, tmp_path: Path) -> None:
     dm = make_dm(corpus_file, tmp_path)
     dm.load_state_dict({"position": 2})

@@ -113,7 +113,10 @@ def special_frame(tokenizer: Any) -> tuple[list[int], list[int]]:
 
 @dataclass
 class SMLMTIndex:
-    """Word occurrence index over pre-tokenised sentences (see the module docstring)."""
+    """Word occurrence index over pre-tokenised sentences (see the module docstring).
+
+    Each CSR array is also an attribute: ``index.pair_sent is index.arrays["pair_sent"]``.
+    """
 
     words: list[str]
     """Surface form of each eligible word (decoded sub-tokens), sorted."""

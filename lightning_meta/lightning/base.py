@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from lightning_meta.algorithms import InnerLoopConfig, TaskOutput, adaptation_curve, make_inner_lrs
 from lightning_meta.data.episode import Episode
+from lightning_meta.lightning.guard import NonFiniteGuard
 from lightning_meta.metrics import MeanCI, episode_scores, mean_ci
 from lightning_meta.models import EpisodicClassifier, load_encoder, tiny_encoder
 from lightning_meta.resolve import ConfigError
@@ -49,7 +50,7 @@ def disable_dropout(module: nn.Module) -> None:
     module.train()
 
 
-class EpisodicModule(pl.LightningModule):
+class EpisodicModule(NonFiniteGuard, pl.LightningModule):
     """Base for every few-shot method; evaluation adapts on support, scores the query."""
 
     algorithm: str = "base"
@@ -95,6 +96,10 @@ class EpisodicModule(pl.LightningModule):
         """
         super().__init__()
         self._check_args(n_way, inner_steps, inner_lr, eval_inner_steps)
+        if on_nonfinite not in ("error", "skip"):
+            raise ConfigError(f"model.on_nonfinite: '{on_nonfinite}' is not error or skip")
+        if max_nonfinite_skips < 0:
+            raise ConfigError(f"model.max_nonfinite_skips: must be >= 0, got {max_nonfinite_skips}")
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -168,6 +173,17 @@ class EpisodicModule(pl.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._t_step = time.perf_counter()
         self._t_step_started = False
+
+    def skip_batch(self, batch: list[Episode], outs: list[TaskOutput], loss: Tensor) -> bool:
+        """True when the meta-batch must be skipped (non-finite loss, on_nonfinite='skip')."""
+        if self.check_losses(batch, outs, loss, self.global_step):
+            return False
+        self.log("train/nonfinite_skips", float(self.nonfinite_skips), batch_size=len(batch))
+        return True
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        if not self.check_grads(list(self.named_parameters()), self.global_step):
+            self.log("train/nonfinite_skips", float(self.nonfinite_skips))
 
     # ---- evaluation ---------------------------------------------------------------------
     def _eval_step(self, batch: list[Episode], store: list[tuple[float, float]], stage: str) -> None:

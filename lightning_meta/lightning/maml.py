@@ -62,7 +62,9 @@ class MAML(EpisodicModule):
         loss = torch.stack([o.loss for o in outs]).mean()
         return loss, outs
 
-    def training_step(self, batch: list[Episode], batch_idx: int) -> Tensor:
+    def training_step(self, batch: list[Episode], batch_idx: int) -> Tensor | None:
         loss, outs = self.meta_loss(batch)
+        if self.skip_batch(batch, outs, loss):
+            return None  # Lightning skips backward and the optimizer step
         self.log_train(batch, outs, loss)
         return loss

@@ -52,8 +52,10 @@ class ProtoNet(EpisodicModule):
         acc = (out.logits.argmax(-1) == episode.query.labels).float().mean().item()
         return [acc]
 
-    def training_step(self, batch: list[Episode], batch_idx: int) -> Tensor:
+    def training_step(self, batch: list[Episode], batch_idx: int) -> Tensor | None:
         outs = [protonet_task(self.model, ep, self.distance, training=True) for ep in batch]
         loss = torch.stack([o.loss for o in outs]).mean()
+        if self.skip_batch(batch, outs, loss):
+            return None
         self.log_train(batch, outs, loss)
         return loss

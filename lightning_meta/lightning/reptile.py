@@ -71,15 +71,20 @@ class Reptile(EpisodicModule):
         opt = self.optimizers()
         opt.zero_grad()  # type: ignore[union-attr]
         grads, outs = self.meta_gradients(batch)
+        loss = torch.stack([o.loss for o in outs]).mean()
+        if self.skip_batch(batch, outs, loss):
+            return loss.detach()
         for name, p in self.model.named_parameters():
             if name in grads:
                 p.grad = grads[name].to(p.dtype)
+        if not self.check_grads(list(self.model.named_parameters()), self.global_step):
+            self.log("train/nonfinite_skips", float(self.nonfinite_skips))
+            return loss.detach()
         if self.gradient_clip_val is not None:
             self.clip_gradients(opt, gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm="norm")  # type: ignore[arg-type]
         opt.step()  # type: ignore[union-attr]
         sched = self.lr_schedulers()
         if sched is not None:
             sched.step()  # type: ignore[union-attr]
-        loss = torch.stack([o.loss for o in outs]).mean()
         self.log_train(batch, outs, loss)
         return loss

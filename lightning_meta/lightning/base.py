@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from lightning_meta.algorithms import InnerLoopConfig, TaskOutput, adaptation_curve, make_inner_lrs
 from lightning_meta.data.episode import Episode
+from lightning_meta.distributed import MetaDDPStrategy, gather_rows, require_explicit_sync
 from lightning_meta.lightning.guard import NonFiniteGuard
 from lightning_meta.metrics import MeanCI, episode_scores, mean_ci
 from lightning_meta.models import EpisodicClassifier, load_encoder, tiny_encoder
@@ -26,6 +27,8 @@ from lightning_meta.resolve import ConfigError
 
 log = logging.getLogger(__name__)
 TINY_BACKBONE = "tiny"
+TRAIN_STATS = ("loss", "query_loss_before", "query_loss_after", "support_loss", "acc")
+EVAL_COLUMNS = ("index", "acc", "f1", "query_loss_before", "query_loss_after")
 
 
 def build_backbone(name: str, second_order: bool) -> nn.Module:
@@ -46,7 +49,7 @@ def disable_dropout(module: nn.Module) -> None:
         if isinstance(m, nn.Dropout):
             m.p = 0.0
         if isinstance(getattr(m, "dropout_prob", None), float):  # fused-attention dropout
-            m.dropout_prob = 0.0
+            m.dropout_prob = 0.0  # type: ignore[assignment]
     module.train()
 
 
@@ -120,12 +123,14 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
         )
         self.on_nonfinite = on_nonfinite
         self.max_nonfinite_skips = max_nonfinite_skips
-        self._test_scores: list[tuple[float, float]] = []
-        self._val_scores: list[tuple[float, float]] = []
+        # per-episode rows of this rank, EVAL_COLUMNS; gathered over ranks at epoch end
+        self._test_scores: list[tuple[float, ...]] = []
+        self._val_scores: list[tuple[float, ...]] = []
         self.test_results: dict[str, MeanCI] = {}
+        self.val_results: dict[str, MeanCI] = {}
+        self._train_stats: Tensor | None = None  # this rank's (n * TRAIN_STATS, n) of the step
         self._t_step = 0.0
         self._t_step_started = False
-        self.val_results: dict[str, MeanCI] = {}
 
     @staticmethod
     def _check_args(n_way: int, steps: int, lr: float, eval_steps: int | None) -> None:
@@ -153,26 +158,57 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
 
     # ---- training helpers ---------------------------------------------------------------
     def log_train(self, batch: list[Episode], outs: list[TaskOutput], loss: Tensor) -> None:
-        """Outer loss, query loss before/after adaptation, accuracy, tasks/s, inner lrs."""
+        """Record this rank's outer loss, query loss before/after adaptation, support loss and
+        accuracy; ``on_train_batch_end`` averages them over all tasks of all ranks and logs."""
         n = len(batch)
+        acc = sum(episode_scores(o.logits, ep.query.labels, ep.n_way)[0] for o, ep in zip(outs, batch, strict=True)) / n
+        stats = torch.stack([
+            loss.detach(),
+            torch.stack([o.loss_before for o in outs]).mean(),
+            torch.stack([o.loss.detach() for o in outs]).mean(),
+            torch.stack([o.support_loss for o in outs]).mean(),
+            loss.new_tensor(acc),
+        ]).to(torch.float64)  # (S,)
+        self._train_stats = torch.cat([n * stats, stats.new_tensor([n])])  # (S + 1,)
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Log the step's metrics over every task of the global meta-batch (one collective on
+        every rank, also when this rank skipped the batch) and tasks/s."""
         now = time.perf_counter()
         dt, self._t_step = now - self._t_step, now
-        acc = sum(episode_scores(o.logits, ep.query.labels, ep.n_way)[0] for o, ep in zip(outs, batch, strict=True)) / n
-        self.log("train/loss", loss.detach(), prog_bar=True, batch_size=n)
-        self.log("train/query_loss_before", torch.stack([o.loss_before for o in outs]).mean(), batch_size=n)
-        self.log("train/query_loss_after", torch.stack([o.loss.detach() for o in outs]).mean(), batch_size=n)
-        self.log("train/support_loss", torch.stack([o.support_loss for o in outs]).mean(), batch_size=n)
-        self.log("train/acc", acc, batch_size=n)
-        if 0 < dt < 3600 and self._t_step_started:
-            self.log("train/tasks_per_s", n * max(self.trainer.world_size, 1) / dt, prog_bar=True, batch_size=n)
+        stats = self._train_stats
+        self._train_stats = None
+        if stats is None:  # skipped here: contributes no tasks
+            stats = torch.zeros(len(TRAIN_STATS) + 1, dtype=torch.float64, device=self.device)
+        if self.trainer.world_size > 1:
+            stats = self.trainer.strategy.reduce(stats, reduce_op="sum")
+        tasks = float(stats[-1])
+        if tasks > 0:
+            values = (stats[:-1] / tasks).tolist()
+            for name, value in zip(TRAIN_STATS, values, strict=True):
+                self.log(f"train/{name}", value, prog_bar=name == "loss", batch_size=int(tasks))
+            if 0 < dt < 3600 and self._t_step_started:
+                self.log("train/tasks_per_s", tasks / dt, prog_bar=True, batch_size=int(tasks))
         self._t_step_started = True
         if self.inner_lrs is not None:
             for name, lr in self.inner_lrs.items():
-                self.log(f"inner_lr/{name}", lr.detach().float().mean(), batch_size=n)
+                self.log(f"inner_lr/{name}", lr.detach().float().mean())
 
     def on_train_epoch_start(self) -> None:
         self._t_step = time.perf_counter()
         self._t_step_started = False
+
+    def setup(self, stage: str) -> None:
+        require_explicit_sync(self.trainer, stage)
+
+    def sync_gradients(self, skip: bool = False) -> bool:
+        """Manual optimisation: average ``.grad`` over all ranks now (before clipping and
+        ``opt.step()``), on every rank; a no-op in one process. ``skip``: this rank skips the
+        meta-batch. Returns True when any rank skips (all grads are then None)."""
+        strategy = self._trainer.strategy if self._trainer is not None else None
+        if isinstance(strategy, MetaDDPStrategy):
+            return strategy.reduce_gradients(self.parameters(), skip=skip)
+        return skip
 
     def skip_batch(self, batch: list[Episode], outs: list[TaskOutput], loss: Tensor) -> bool:
         """True when the meta-batch must be skipped (non-finite loss, on_nonfinite='skip')."""
@@ -186,22 +222,23 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
             self.log("train/nonfinite_skips", float(self.nonfinite_skips))
 
     # ---- evaluation ---------------------------------------------------------------------
-    def _eval_step(self, batch: list[Episode], store: list[tuple[float, float]], stage: str) -> None:
+    def _eval_step(self, batch: list[Episode], store: list[tuple[float, ...]]) -> None:
+        """Score the episodes this rank owns (index % world_size == rank): every rank may see
+        every episode (no distributed sampler) or its share; each is scored exactly once."""
+        rank, world = self.global_rank, max(self.trainer.world_size, 1)
         with torch.enable_grad():
             for ep in batch:
+                if ep.index % world != rank:
+                    continue
                 out = self.evaluate_episode(ep)
                 acc, f1 = episode_scores(out.logits, ep.query.labels, ep.n_way)
-                store.append((acc, f1))
-                self.log(f"{stage}/acc", acc, batch_size=1, sync_dist=True)
-                self.log(f"{stage}/f1", f1, batch_size=1, sync_dist=True)
-                self.log(f"{stage}/query_loss_before", out.loss_before, batch_size=1, sync_dist=True)
-                self.log(f"{stage}/query_loss_after", out.loss, batch_size=1, sync_dist=True)
+                store.append((ep.index, acc, f1, float(out.loss_before), float(out.loss.detach())))
 
     def validation_step(self, batch: list[Episode], batch_idx: int) -> None:
-        self._eval_step(batch, self._val_scores, "val")
+        self._eval_step(batch, self._val_scores)
 
     def test_step(self, batch: list[Episode], batch_idx: int) -> None:
-        self._eval_step(batch, self._test_scores, "test")
+        self._eval_step(batch, self._test_scores)
 
     def on_validation_epoch_start(self) -> None:
         self._val_scores = []
@@ -209,15 +246,26 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
     def on_test_epoch_start(self) -> None:
         self._test_scores = []
 
-    def _summarise(self, store: list[tuple[float, float]], stage: str) -> dict[str, MeanCI]:
-        scores = torch.tensor(store, dtype=torch.float64, device=self.device).reshape(-1, 2)
-        if self.trainer.world_size > 1:
-            scores = self.all_gather(scores).reshape(-1, 2)
-        if scores.numel() == 0:
+    def _summarise(self, store: list[tuple[float, ...]], stage: str) -> dict[str, MeanCI]:
+        """Mean and 95% CI over the union of every rank's episodes (each counted once, in
+        index order, so the numbers equal a single-process evaluation); logs them."""
+        rows = torch.tensor(store, dtype=torch.float64, device=self.device)
+        rows = rows.reshape(-1, len(EVAL_COLUMNS))  # (n_rank, C)
+        rows = gather_rows(rows, self.all_gather, self.trainer.world_size).cpu()  # (n, C)
+        if rows.numel() == 0:
             return {}
-        res = {"acc": mean_ci(scores[:, 0].cpu()), "f1": mean_ci(scores[:, 1].cpu())}
+        rows = rows[rows[:, 0].argsort(stable=True)]
+        keep = torch.ones(len(rows), dtype=torch.bool)
+        keep[1:] = rows[1:, 0] != rows[:-1, 0]  # an episode scored twice counts once
+        rows = rows[keep]
+        res = {"acc": mean_ci(rows[:, 1]), "f1": mean_ci(rows[:, 2])}
         for key, value in res.items():
-            self.log(f"{stage}/{key}_ci", value.ci, sync_dist=False, rank_zero_only=True)
+            self.log(f"{stage}/{key}", value.mean, prog_bar=stage == "val" and key == "acc")
+            self.log(f"{stage}/{key}_ci", value.ci)
+        for col in (3, 4):
+            losses = rows[:, col]
+            if bool(torch.isfinite(losses).any()):
+                self.log(f"{stage}/{EVAL_COLUMNS[col]}", float(losses.nanmean()))
         return res
 
     def on_validation_epoch_end(self) -> None:

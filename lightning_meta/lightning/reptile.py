@@ -72,11 +72,14 @@ class Reptile(EpisodicModule):
         opt.zero_grad()  # type: ignore[union-attr]
         grads, outs = self.meta_gradients(batch)
         loss = torch.stack([o.loss for o in outs]).mean()
-        if self.skip_batch(batch, outs, loss):
+        skip = self.skip_batch(batch, outs, loss)
+        if not skip:
+            for name, p in self.model.named_parameters():
+                if name in grads:
+                    p.grad = grads[name].to(p.dtype)
+        # under MetaDDPStrategy: mean over all ranks' tasks before clipping; every rank calls it
+        if self.sync_gradients(skip):
             return loss.detach()
-        for name, p in self.model.named_parameters():
-            if name in grads:
-                p.grad = grads[name].to(p.dtype)
         if not self.check_grads(list(self.model.named_parameters()), self.global_step):
             self.log("train/nonfinite_skips", float(self.nonfinite_skips))
             return loss.detach()

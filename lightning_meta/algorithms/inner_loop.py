@@ -5,10 +5,11 @@ tensors are returned. Three modes (``Order``):
 
 - ``"second"``: every step is ``p - lr * g`` with ``g`` computed with ``create_graph=True``, so the
   query loss differentiates through the whole unrolled loop (MAML).
-- ``"first"``: inner gradients are computed on detached leaves (no graph through them). Steps
-  accumulate ``S = sum_k g_k`` and the adapted parameters are returned as ``theta - lr * S``:
-  the outer gradient w.r.t. ``theta`` is the query-loss gradient at the adapted parameters
-  (FOMAML), learned ``lr`` get ``-<dL/dphi, S>``, and memory stays flat as steps grow.
+- ``"first"``: inner gradients are computed on detached leaves (no graph through them), which
+  are updated in place. The adapted parameters are returned as ``theta + (phi - theta).detach()``
+  (``theta - lr * S`` with ``S = sum_k g_k`` when lrs are learned): the outer gradient w.r.t.
+  ``theta`` is the query-loss gradient at the adapted parameters (FOMAML), learned ``lr`` get
+  ``-<dL/dphi, S>``, and memory stays flat as steps grow.
 - ``"none"``: evaluation / fine-tuning: like ``first`` but everything returned is detached.
 
 The support loss gradient is the partial derivative w.r.t. the independent variables (adapted
@@ -102,8 +103,40 @@ def _leaf(t: Tensor) -> Tensor:
     return t.detach().requires_grad_(True)
 
 
-def _value(lr: LR) -> LR:
-    return lr.detach() if isinstance(lr, Tensor) else lr
+def _number(lr: LR) -> float:
+    return float(lr.detach()) if isinstance(lr, Tensor) else float(lr)
+
+
+def _trainable(lr: LR) -> bool:
+    return isinstance(lr, Tensor) and lr.requires_grad
+
+
+def _reattach(
+    theta: dict[str, Tensor],
+    w0: Tensor,
+    b0: Tensor,
+    phi: dict[str, Tensor],
+    w: Tensor,
+    b: Tensor,
+    lrs: Mapping[str, LR],
+    sums: dict[str, Tensor] | None,
+    steps: int,
+) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+    """First-order result with a graph to the meta parameters (and the head init, the lrs).
+
+    With learned lrs: ``theta - lr * S``; otherwise ``theta + (phi - theta).detach()``. Either
+    way d(result)/d(theta) = I: the outer gradient is the query gradient at ``phi``.
+    """
+    if steps == 0:
+        return dict(theta), w0, b0
+    if sums is not None:
+        params = {n: theta[n] - lrs[n] * sums[n] for n in theta}
+        w_out = w0 - lrs[HEAD_WEIGHT] * sums[HEAD_WEIGHT]
+        return params, w_out, b0 - lrs[HEAD_BIAS] * sums[HEAD_BIAS]
+    with torch.no_grad():
+        delta = {n: phi[n] - theta[n] for n in theta}
+        dw, db = w - w0, b - b0
+    return {n: theta[n] + delta[n] for n in theta}, w0 + dw, b0 + db
 
 
 def inner_loop(
@@ -123,6 +156,7 @@ def inner_loop(
     """
     theta = model.adapted_params()
     names = list(theta)
+    keys = [*names, HEAD_WEIGHT, HEAD_BIAS]
     second = order == "second"
     # Step 0 runs on the meta parameters themselves when the head init needs their graph.
     head_graph = second or (order == "first" and model.head_init == "prototype")
@@ -136,9 +170,12 @@ def inner_loop(
         w, b = _leaf(w0), _leaf(b0)
     if order == "none":
         w0, b0 = w0.detach(), b0.detach()
-    lr_val = {n: _value(lrs[n]) for n in [*names, HEAD_WEIGHT, HEAD_BIAS]}
+    # first / none: detached working copies, updated in place from step 1 on (one pass per
+    # tensor per step); sum_k g_k is kept only when a learned lr needs it for its gradient.
+    learn = order == "first" and any(_trainable(lrs[n]) for n in keys)
+    step_size = {} if second else {n: _number(lrs[n]) for n in keys}
     sums: dict[str, Tensor] = {}
-    base = {n: t.detach() for n, t in theta.items()}
+    owned = False  # True once cur/w/b are our own copies (never the model's storage)
     if observe is not None:
         observe(0, {n: t.detach() for n, t in cur.items()}, w.detach(), b.detach())
     loss = None
@@ -149,26 +186,30 @@ def inner_loop(
         loss, gp, gw, gb = support_grads(
             h, w, b, labels, [cur[n] for n in names], create_graph=second, retain_graph=retain
         )
+        grads = dict(zip(keys, [*gp, gw, gb], strict=True))
         if second:
-            cur = {n: cur[n] - lrs[n] * g for n, g in zip(names, gp, strict=True)}
+            cur = {n: cur[n] - lrs[n] * grads[n] for n in names}
             w, b = w - lrs[HEAD_WEIGHT] * gw, b - lrs[HEAD_BIAS] * gb
         else:
-            for n, g in zip([*names, HEAD_WEIGHT, HEAD_BIAS], [*gp, gw, gb], strict=True):
-                sums[n] = g if n not in sums else sums[n] + g
-            cur = {n: _leaf(base[n] - lr_val[n] * sums[n]) for n in names}
-            w = _leaf(w0.detach() - lr_val[HEAD_WEIGHT] * sums[HEAD_WEIGHT])
-            b = _leaf(b0.detach() - lr_val[HEAD_BIAS] * sums[HEAD_BIAS])
+            params = {**cur, HEAD_WEIGHT: w, HEAD_BIAS: b}
+            with torch.no_grad():
+                if owned:
+                    for n in keys:
+                        params[n].sub_(grads[n], alpha=step_size[n])
+                else:
+                    params = {n: _leaf(params[n].sub(grads[n], alpha=step_size[n])) for n in keys}
+                    owned = True
+                for n in keys if learn else ():
+                    sums[n] = sums[n].add_(grads[n]) if n in sums else grads[n]
+            cur = {n: params[n] for n in names}
+            w, b = params[HEAD_WEIGHT], params[HEAD_BIAS]
         if observe is not None:
             observe(k + 1, {n: t.detach() for n, t in cur.items()}, w.detach(), b.detach())
     if loss is None:  # zero steps: report the support loss at the initialisation
         with torch.no_grad():
             loss = F.cross_entropy(head_logits(h, w, b), labels)
-    if order == "first" and steps > 0:  # reattach: theta - lr * S (graph to theta and lr)
-        cur = {n: theta[n] - lrs[n] * sums[n] for n in names}
-        w = w0 - lrs[HEAD_WEIGHT] * sums[HEAD_WEIGHT]
-        b = b0 - lrs[HEAD_BIAS] * sums[HEAD_BIAS]
-    elif order == "first":
-        cur, w, b = dict(theta), w0, b0
+    if order == "first":
+        cur, w, b = _reattach(theta, w0, b0, cur, w, b, lrs, sums if learn else None, steps)
     elif order == "none":
         cur = {n: t.detach() for n, t in cur.items()}
         w, b = w.detach(), b.detach()

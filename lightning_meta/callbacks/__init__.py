@@ -1,5 +1,38 @@
-"""Callbacks: model export (and, later, plots)."""
+"""Callbacks and loggers: model export, plots, experiment tracking.
 
-from lightning_meta.callbacks.export import HFExport, export_module
+- :class:`HFExport`, :func:`export_module` - best checkpoint as a Hugging Face directory.
+- :class:`Plots` - adaptation and learning curves (PNG + loggers).
+- :class:`WandbLogger` - W&B, offline whenever no API key is configured.
+- :class:`LoggedSaveConfig` - LightningCLI's config saving that also logs the config.
 
-__all__ = ["HFExport", "export_module"]
+Imports are lazy (PEP 562): ``lightning_meta.callbacks.HFExport`` does not load matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lightning_meta.callbacks.export import HFExport, export_module
+    from lightning_meta.callbacks.plots import Plots
+    from lightning_meta.callbacks.tracking import LoggedSaveConfig, WandbLogger
+
+_EXPORTS = {
+    "HFExport": "lightning_meta.callbacks.export",
+    "export_module": "lightning_meta.callbacks.export",
+    "Plots": "lightning_meta.callbacks.plots",
+    "LoggedSaveConfig": "lightning_meta.callbacks.tracking",
+    "WandbLogger": "lightning_meta.callbacks.tracking",
+}
+__all__ = ["HFExport", "LoggedSaveConfig", "Plots", "WandbLogger", "export_module"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'lightning_meta.callbacks' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

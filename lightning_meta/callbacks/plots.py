@@ -100,7 +100,7 @@ def plot_learning_curves(
 def log_image(trainer: pl.Trainer, tag: str, pixels: np.ndarray, path: Path) -> None:
     """Send one image to every logger that takes images (TensorBoard, W&B, ...)."""
     for logger in trainer.loggers:
-        experiment = getattr(logger, "experiment", None)
+        experiment: Any = getattr(logger, "experiment", None)
         if hasattr(experiment, "add_image"):  # TensorBoard SummaryWriter
             experiment.add_image(tag, pixels, trainer.global_step, dataformats="HWC")
         elif hasattr(logger, "log_image"):  # WandbLogger (and others with the same method)

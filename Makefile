@@ -36,7 +36,8 @@ apt-data:
 	fi
 
 train: install ## Meta-train MiniLM-L6 on WordNet (offline), select, export, print the results table
-	$(VENV)/bin/lightning-meta train-default --output runs/default
+	$(VENV)/bin/lightning-meta fit --config configs/experiment/default.yaml
+	$(VENV)/bin/lightning-meta report --export runs/default/export --episodes 300 --sentiment-episodes 200
 
 test: install ## Run the test suite (fast tests; slow ones are behind `make test-slow`)
 	$(PY) -m pytest -q -x --durations=15

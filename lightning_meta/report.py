@@ -47,7 +47,9 @@ def build_rows(export: Path, baseline: str) -> dict[str, Any]:
         "inner_lr": inner.get("inner_lr") or 1e-2,
     }
     return {
-        f"meta-trained init ({meta.get('algorithm', '?')}) + fine-tuning": load_module_from_export(export),
+        f"meta-trained init ({meta.get('algorithm', '?')}) + fine-tuning": load_module_from_export(
+            export
+        ),
         "pretrained init + same fine-tuning": load_module_from_export(baseline, overrides=same),
         "pretrained frozen + nearest centroid": ProtoNet(backbone=baseline, distance="cosine"),
     }
@@ -55,12 +57,17 @@ def build_rows(export: Path, baseline: str) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="lightning-meta report", description=__doc__)
-    p.add_argument("--export", required=True, help="exported model directory (has meta_learning.json)")
+    p.add_argument(
+        "--export", required=True, help="exported model directory (has meta_learning.json)"
+    )
     p.add_argument("--baseline", default="minilm", help="pretrained encoder for the baseline rows")
     p.add_argument("--episodes", type=int, default=300, help="fixed test episodes per target")
     p.add_argument("--sentiment-shots", type=int, default=8)
+    p.add_argument("--sentiment-episodes", type=int, default=None, help="default: --episodes")
     p.add_argument("--no-sentiment", action="store_true", help="skip the sentiment:movie target")
-    p.add_argument("--out", default=None, help="where to write results.md/.csv (default: export's parent)")
+    p.add_argument(
+        "--out", default=None, help="where to write results.md/.csv (default: export's parent)"
+    )
     a = p.parse_args(argv)
     export = Path(a.export)
     if not (export / META_FILE).is_file():
@@ -70,28 +77,42 @@ def main(argv: list[str]) -> int:
     meta = json.loads((export / META_FILE).read_text())
     data_args = dict(((meta.get("config") or {}).get("data") or {}).get("init_args") or {})
     if not data_args:
-        raise ConfigError(f"export: {export}/{META_FILE} holds no data config; was it written by `lightning-meta fit`?")
+        raise ConfigError(
+            f"export: {export}/{META_FILE} holds no data config; was it written by `lightning-meta fit`?"
+        )
     targets: dict[str, dict[str, Any]] = {
         f"{data_args.get('source', 'wordnet')} test classes {data_args.get('n_way', 5)}-way "
         f"{data_args.get('eval_k_shot') or data_args.get('k_shot', 5)}-shot": data_args,
     }
     if not a.no_sentiment:
         targets[f"sentiment:movie 2-way {a.sentiment_shots}-shot"] = {
-            "source": "sentiment:movie", "n_way": 2, "k_shot": a.sentiment_shots, "q_query": 15,
-            "split_mode": "examples", "max_length": data_args.get("max_length", 64),
-            "tokenizer": data_args.get("tokenizer", "minilm"), "seed": data_args.get("seed", 0),
+            "source": "sentiment:movie",
+            "n_way": 2,
+            "k_shot": a.sentiment_shots,
+            "q_query": 15,
+            "split_mode": "examples",
+            "max_length": data_args.get("max_length", 64),
+            "tokenizer": data_args.get("tokenizer", "minilm"),
+            "seed": data_args.get("seed", 0),
             "cache_dir": data_args.get("cache_dir"),
         }
     rows = build_rows(export, a.baseline)
     results: dict[str, dict[str, dict[str, MeanCI]]] = {name: {} for name in rows}
+    counts = {t: a.episodes for t in targets}
+    for t in targets:
+        if t.startswith("sentiment") and a.sentiment_episodes:
+            counts[t] = a.sentiment_episodes
     for target, args in targets.items():
-        episodes = fixed_episodes(args, a.episodes)
+        episodes = fixed_episodes(args, counts[target])
         for name, module in rows.items():
             t0 = time.perf_counter()
             results[name][target] = evaluate_episodes(module, episodes)
             r = results[name][target]
-            print(f"[{target}] {name}: acc {r['acc']}  f1 {r['f1']}  ({time.perf_counter() - t0:.0f}s)", flush=True)
-    table = render(results, list(targets), a.episodes)
+            print(
+                f"[{target}] {name}: acc {r['acc']}  f1 {r['f1']}  ({time.perf_counter() - t0:.0f}s)",
+                flush=True,
+            )
+    table = render(results, list(targets), counts)
     print("\n" + table)
     out = Path(a.out) if a.out else export.parent
     out.mkdir(parents=True, exist_ok=True)
@@ -101,10 +122,18 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def render(results: dict[str, dict[str, dict[str, MeanCI]]], targets: list[str], n: int) -> str:
+def render(
+    results: dict[str, dict[str, dict[str, MeanCI]]], targets: list[str], counts: dict[str, int]
+) -> str:
     head = "| method | " + " | ".join(f"{t}: acc | {t}: macro-F1" for t in targets) + " |"
     sep = "|---|" + "---|---|" * len(targets)
-    lines = [f"Few-shot accuracy and macro-F1 (%), mean ± 95% CI over {n} fixed test episodes", "", head, sep]
+    n = ", ".join(f"{counts[t]} ({t})" for t in targets)
+    lines = [
+        f"Few-shot accuracy and macro-F1 (%), mean ± 95% CI over fixed test episodes: {n}",
+        "",
+        head,
+        sep,
+    ]
     for name, per_target in results.items():
         cells = [f"{per_target[t]['acc']} | {per_target[t]['f1']}" for t in targets]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -117,4 +146,6 @@ def write_csv(path: Path, results: dict[str, dict[str, dict[str, MeanCI]]]) -> N
         w.writerow(["method", "target", "acc", "acc_ci", "f1", "f1_ci", "episodes"])
         for name, per_target in results.items():
             for target, r in per_target.items():
-                w.writerow([name, target, r["acc"].mean, r["acc"].ci, r["f1"].mean, r["f1"].ci, r["acc"].n])
+                w.writerow(
+                    [name, target, r["acc"].mean, r["acc"].ci, r["f1"].mean, r["f1"].ci, r["acc"].n]
+                )

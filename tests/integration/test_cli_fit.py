@@ -23,20 +23,40 @@ def write_config(tmp_path: Path, csv_path: Path, model: dict, max_steps: int = 3
             "num_sanity_val_steps": 0,
             "enable_progress_bar": False,
             "default_root_dir": str(tmp_path / "run"),
-            "logger": {"class_path": "pytorch_lightning.loggers.CSVLogger", "init_args": {"save_dir": str(tmp_path / "run")}},
+            "logger": {
+                "class_path": "pytorch_lightning.loggers.CSVLogger",
+                "init_args": {"save_dir": str(tmp_path / "run")},
+            },
             "callbacks": [
-                {"class_path": "pytorch_lightning.callbacks.ModelCheckpoint",
-                 "init_args": {"monitor": "val/acc", "mode": "max", "save_last": True, "dirpath": str(tmp_path / "ckpt")}},
-                {"class_path": "lightning_meta.callbacks.HFExport", "init_args": {"dirpath": str(tmp_path / "export")}},
+                {
+                    "class_path": "pytorch_lightning.callbacks.ModelCheckpoint",
+                    "init_args": {
+                        "monitor": "val/acc",
+                        "mode": "max",
+                        "save_last": True,
+                        "dirpath": str(tmp_path / "ckpt"),
+                    },
+                },
+                {
+                    "class_path": "lightning_meta.callbacks.HFExport",
+                    "init_args": {"dirpath": str(tmp_path / "export")},
+                },
             ],
         },
         "model": model,
         "data": {
             "class_path": "lightning_meta.data.EpisodicDataModule",
             "init_args": {
-                "source": str(csv_path), "n_way": 3, "k_shot": 2, "q_query": 3,
-                "split_fractions": [0.34, 0.33, 0.33], "split_mode": "classes",
-                "meta_batch_size": 2, "train_episodes": 4, "val_episodes": 4, "test_episodes": 4,
+                "source": str(csv_path),
+                "n_way": 3,
+                "k_shot": 2,
+                "q_query": 3,
+                "split_fractions": [0.34, 0.33, 0.33],
+                "split_mode": "classes",
+                "meta_batch_size": 2,
+                "train_episodes": 4,
+                "val_episodes": 4,
+                "test_episodes": 4,
                 "max_length": 16,
             },
         },
@@ -47,10 +67,27 @@ def write_config(tmp_path: Path, csv_path: Path, model: dict, max_steps: int = 3
 
 
 MODELS = {
-    "maml": {"class_path": "lightning_meta.lightning.MAML", "init_args": {"backbone": "tiny", "inner_steps": 1, "first_order": False}},
-    "fomaml": {"class_path": "lightning_meta.lightning.MAML", "init_args": {"backbone": "tiny", "inner_steps": 2, "first_order": True, "learn_inner_lr": True}},
-    "reptile": {"class_path": "lightning_meta.lightning.Reptile", "init_args": {"backbone": "tiny", "inner_steps": 2}},
-    "protonet": {"class_path": "lightning_meta.lightning.ProtoNet", "init_args": {"backbone": "tiny"}},
+    "maml": {
+        "class_path": "lightning_meta.lightning.MAML",
+        "init_args": {"backbone": "tiny", "inner_steps": 1, "first_order": False},
+    },
+    "fomaml": {
+        "class_path": "lightning_meta.lightning.MAML",
+        "init_args": {
+            "backbone": "tiny",
+            "inner_steps": 2,
+            "first_order": True,
+            "learn_inner_lr": True,
+        },
+    },
+    "reptile": {
+        "class_path": "lightning_meta.lightning.Reptile",
+        "init_args": {"backbone": "tiny", "inner_steps": 2},
+    },
+    "protonet": {
+        "class_path": "lightning_meta.lightning.ProtoNet",
+        "init_args": {"backbone": "tiny"},
+    },
 }
 
 
@@ -70,17 +107,118 @@ def test_fit_then_export_loads_with_automodel(tmp_path: Path, tiny_csv: Path, na
     assert (tmp_path / "ckpt" / "last.ckpt").is_file()
 
 
-def test_test_command_reports_ci(tmp_path: Path, tiny_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    model = {"class_path": "lightning_meta.lightning.FineTune", "init_args": {"backbone": "tiny", "inner_steps": 1}}
+def test_test_command_reports_ci(
+    tmp_path: Path, tiny_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = {
+        "class_path": "lightning_meta.lightning.FineTune",
+        "init_args": {"backbone": "tiny", "inner_steps": 1},
+    }
     cfg = write_config(tmp_path, tiny_csv, model)
     assert main(["test", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
     assert "test/acc" in out and "test/acc_ci" in out
 
 
-def test_finetune_refuses_fit(tmp_path: Path, tiny_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_finetune_refuses_fit(
+    tmp_path: Path, tiny_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     model = {"class_path": "lightning_meta.lightning.FineTune", "init_args": {"backbone": "tiny"}}
     cfg = write_config(tmp_path, tiny_csv, model)
     assert main(["fit", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: model: FineTune has no meta-training")
+
+
+def test_report_table_after_fit(
+    tmp_path: Path, tiny_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path, tiny_csv, MODELS["fomaml"])
+    assert main(["fit", "--config", str(cfg)]) == 0
+    out_dir = tmp_path / "report"
+    rc = main(
+        [
+            "report",
+            "--export",
+            str(tmp_path / "export"),
+            "--baseline",
+            "tiny",
+            "--episodes",
+            "5",
+            "--no-sentiment",
+            "--out",
+            str(out_dir),
+        ]
+    )
+    assert rc == 0
+    table = (out_dir / "results.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "method" not in line]
+    assert len(rows) == 3
+    assert "meta-trained init (fomaml)" in rows[0] and "nearest centroid" in rows[2]
+    lines = (out_dir / "results.csv").read_text().strip().splitlines()
+    assert len(lines) == 4 and lines[1].split(",")[-1] == "5"
+    accs = [float(line.split(",")[2]) for line in lines[1:]]
+    assert all(0.0 <= a <= 1.0 for a in accs)
+
+
+def test_evaluate_identical_episodes_give_identical_scores(tmp_path: Path, tiny_csv: Path) -> None:
+    from lightning_meta.evaluation import evaluate_episodes, load_any
+    from lightning_meta.report import fixed_episodes
+
+    cfg = write_config(tmp_path, tiny_csv, MODELS["protonet"])
+    assert main(["fit", "--config", str(cfg)]) == 0
+    data = yaml.safe_load(cfg.read_text())["data"]["init_args"]
+    eps = fixed_episodes(data, 6)
+    again = fixed_episodes(data, 6)
+    assert all(
+        torch_equal(a.query.input_ids, b.query.input_ids) for a, b in zip(eps, again, strict=True)
+    )
+    ckpt = str(tmp_path / "ckpt" / "last.ckpt")
+    r1 = evaluate_episodes(load_any(ckpt), eps)
+    r2 = evaluate_episodes(load_any(ckpt), again)
+    assert r1 == r2 and r1["acc"].n == 6
+
+
+def torch_equal(a, b) -> bool:  # type: ignore[no-untyped-def]
+    import torch
+
+    return bool(torch.equal(a, b))
+
+
+def test_evaluate_command_prints_acc_and_f1(
+    tmp_path: Path, tiny_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path, tiny_csv, MODELS["fomaml"])
+    assert main(["fit", "--config", str(cfg)]) == 0
+    capsys.readouterr()
+    for model in (str(tmp_path / "export"), str(tmp_path / "ckpt" / "last.ckpt")):
+        rc = main(
+            [
+                "evaluate",
+                "--model",
+                model,
+                "--data",
+                str(tiny_csv),
+                "--n-way",
+                "3",
+                "--k-shot",
+                "2",
+                "--q-query",
+                "3",
+                "--episodes",
+                "4",
+                "--max-length",
+                "16",
+                "--tokenizer",
+                "minilm",
+                "--split-fractions",
+                "0.34",
+                "0.33",
+                "0.33",
+                "--split-mode",
+                "classes",
+            ]
+        )
+        assert rc == 0
+        out = capsys.readouterr().out
+        assert "acc: " in out and "f1: " in out and "± " in out and "4 episodes" in out

@@ -1,0 +1,146 @@
+"""Cheap checks after the config is parsed and before Lightning creates any directory.
+
+Run by :class:`~lightning_meta.lightning_cli.MetaCLI` before fit/validate/test, in this order:
+
+1. every output directory (``default_root_dir``, logger ``save_dir``, checkpoint and export
+   ``dirpath``) can be created: checked on the nearest existing parent, nothing is written;
+2. the tokenizer matches the model: its vocabulary fits the embedding table and ``max_length``
+   fits the position embeddings;
+3. the optimizer and scheduler can be built (``lr < 0`` fails here, not in the first step);
+4. the data is loadable and large enough (``prepare_data`` + ``setup``: columns, classes per
+   split, n_way, ...); it writes only to the tokenisation cache.
+
+Each failure is a one-line :class:`ConfigError` naming the config field and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+
+from lightning_meta.reliability.errors import has_section, with_fix
+from lightning_meta.resolve import ConfigError, resolve_pretrained
+
+# encoders whose position ids start after the padding index (usable positions = max - 2)
+OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert", "longformer")
+
+
+def output_dirs(trainer: pl.Trainer) -> Iterator[tuple[str, str]]:
+    """(config field, directory) of every place this run will write to."""
+    yield "trainer.default_root_dir", str(trainer.default_root_dir)
+    for i, logger in enumerate(trainer.loggers):
+        save_dir = getattr(logger, "save_dir", None) or getattr(logger, "root_dir", None)
+        if save_dir:
+            yield f"trainer.logger[{i}] ({type(logger).__name__}).save_dir", str(save_dir)
+    for cb in trainer.callbacks:  # type: ignore[attr-defined]
+        dirpath = getattr(cb, "dirpath", None)
+        if isinstance(dirpath, (str, os.PathLike)) and str(dirpath):
+            yield f"trainer.callbacks ({type(cb).__name__}).dirpath", str(dirpath)
+
+
+def check_writable(field: str, path: str) -> None:
+    """``path`` exists as a writable directory or can be created; nothing is written."""
+    if "://" in path and not path.startswith("file://"):
+        return  # remote storage: checked by its own client
+    p = Path(path.removeprefix("file://")).expanduser().absolute()
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"{field}: {p} is a file, not a directory; choose a directory path")
+    parent = p
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{field}: cannot create {p}: {parent} is a file; choose another directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{field}: {p} is not writable (no write permission on {parent}); "
+                          f"choose a writable directory")
+
+
+def check_outputs(trainer: pl.Trainer) -> None:
+    for field, path in output_dirs(trainer):
+        check_writable(field, path)
+
+
+def _load_tokenizer(name: str) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolve_pretrained(name, field="tokenizer"))
+
+
+def check_tokenizer(model: pl.LightningModule, datamodule: pl.LightningDataModule | None) -> None:
+    """The data's tokenizer produces ids and lengths the model's embeddings can take."""
+    encoder = getattr(getattr(model, "model", None), "encoder", None)
+    tok_name = getattr(datamodule, "tokenizer", None)
+    if encoder is None or not isinstance(tok_name, str) or not hasattr(encoder, "get_input_embeddings"):
+        return
+    rows = int(encoder.get_input_embeddings().num_embeddings)
+    backbone = getattr(model, "hparams", {}).get("backbone", "?")
+    tok = _load_tokenizer(tok_name)
+    if len(tok) > rows:
+        raise ConfigError(
+            f"data.tokenizer: '{tok_name}' has {len(tok)} tokens but the model's embedding table "
+            f"(model.backbone: {backbone}) has {rows} rows; use the model's own tokenizer (its "
+            f"directory, or 'minilm' for the minilm and tiny backbones)"
+        )
+    config = getattr(encoder, "config", None)
+    max_pos = getattr(config, "max_position_embeddings", None)
+    max_length = getattr(datamodule, "max_length", None)
+    if isinstance(max_pos, int) and isinstance(max_length, int):
+        usable = max_pos - 2 if getattr(config, "model_type", "") in OFFSET_POSITIONS else max_pos
+        if max_length > usable:
+            raise ConfigError(
+                f"data.max_length: {max_length} exceeds the {usable} positions of the model "
+                f"(model.backbone: {backbone}); set data.max_length <= {usable}"
+            )
+
+
+def check_algorithm(model: pl.LightningModule) -> None:
+    """Settings a module accepts but that cannot train (pending a check in the module itself)."""
+    inner = getattr(model, "inner", None)
+    if getattr(model, "algorithm", "") == "reptile" and inner is not None and inner.steps < 1:
+        raise ConfigError(
+            "model.inner_steps: Reptile needs at least one inner step (with 0 the meta-update is "
+            "always zero); set model.init_args.inner_steps >= 1"
+        )
+
+
+def check_optimizers(model: pl.LightningModule) -> None:
+    """Build the optimizer(s) and scheduler(s) once, so bad arguments fail before training."""
+    try:
+        model.configure_optimizers()
+    except ConfigError:
+        raise
+    except (ValueError, TypeError, KeyError) as err:
+        raise ConfigError(
+            f"model.optimizer: {str(err).strip().splitlines()[0][:200]}; fix the optimizer/scheduler "
+            f"init_args in the config (e.g. lr > 0)"
+        ) from err
+
+
+def check_data(datamodule: pl.LightningDataModule | None, stage: str) -> None:
+    """Load (and cache) the data and build the episode samplers; errors name ``data.<field>``."""
+    if datamodule is None:
+        return
+    try:
+        datamodule.prepare_data()
+        datamodule.setup(stage)
+    except ConfigError as err:
+        message = str(err)
+        if not has_section(message.split(":", 1)[0]):
+            message = f"data.{message}"
+        raise ConfigError(with_fix(message)) from err
+
+
+def run_preflight(trainer: pl.Trainer, model: pl.LightningModule,
+                  datamodule: pl.LightningDataModule | None, stage: str) -> None:
+    """All checks; data last (it is the only one that may take a while on a cold cache)."""
+    check_outputs(trainer)
+    check_tokenizer(model, datamodule)
+    if stage == "fit":
+        check_algorithm(model)
+        check_optimizers(model)
+    if trainer.local_rank == 0:
+        check_data(datamodule, stage)

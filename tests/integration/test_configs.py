@@ -1,0 +1,111 @@
+"""Every YAML under configs/ parses and instantiates through LightningCLI (no training)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lightning_meta.lightning_cli import make_cli
+
+ROOT = Path(__file__).resolve().parents[2] / "configs"
+EXPERIMENTS = sorted((ROOT / "experiment").glob("*.yaml"))
+MODELS = sorted((ROOT / "model").glob("*.yaml"))
+DATA = sorted((ROOT / "data").glob("*.yaml"))
+TRAINERS = sorted((ROOT / "trainer").glob("*.yaml"))
+# instantiate on this CPU-only machine: GPU/multi-process settings are overridden, the schema is not
+CPU = [
+    "--trainer.accelerator",
+    "cpu",
+    "--trainer.devices",
+    "1",
+    "--trainer.precision",
+    "32-true",
+    "--trainer.num_nodes",
+    "1",
+    "--trainer.strategy",
+    "auto",
+    "--trainer.logger",
+    "false",
+]
+
+
+def test_configs_exist() -> None:
+    assert len(EXPERIMENTS) >= 6 and len(MODELS) >= 5 and DATA and TRAINERS
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+def test_experiment_instantiates(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # loggers/checkpoints would be created relative to cwd
+    cli = make_cli(["--config", str(path), *CPU, "--model.init_args.backbone", "tiny"], run=False)
+    cfg = yaml.safe_load(path.read_text())
+    assert type(cli.model).__name__ == cfg["model"]["class_path"].rsplit(".", 1)[1]
+    assert type(cli.datamodule).__name__ == cfg["data"]["class_path"].rsplit(".", 1)[1]
+    assert cli.model.n_way == cli.datamodule.n_way  # linked by the CLI
+
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
+def test_model_config_instantiates(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    cli = make_cli(
+        [
+            "--model",
+            str(path),
+            "--data",
+            str(ROOT / "data" / "wordnet.yaml"),
+            *CPU,
+            "--model.init_args.backbone",
+            "tiny",
+        ],
+        run=False,
+    )
+    assert (
+        type(cli.model).__name__ == yaml.safe_load(path.read_text())["class_path"].rsplit(".", 1)[1]
+    )
+
+
+@pytest.mark.parametrize("path", DATA, ids=lambda p: p.stem)
+def test_data_config_instantiates(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    cli = make_cli(
+        [
+            "--model",
+            str(ROOT / "model" / "fomaml.yaml"),
+            "--data",
+            str(path),
+            *CPU,
+            "--model.init_args.backbone",
+            "tiny",
+        ],
+        run=False,
+    )
+    assert cli.datamodule.n_way == yaml.safe_load(path.read_text())["init_args"]["n_way"]
+
+
+@pytest.mark.parametrize("path", TRAINERS, ids=lambda p: p.stem)
+def test_trainer_config_instantiates(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    cli = make_cli(
+        [
+            "--config",
+            str(path),
+            "--model",
+            str(ROOT / "model" / "fomaml.yaml"),
+            "--data",
+            str(ROOT / "data" / "wordnet.yaml"),
+            *CPU,
+            "--model.init_args.backbone",
+            "tiny",
+        ],
+        run=False,
+    )
+    assert cli.trainer is not None

@@ -3,7 +3,8 @@
 It is the reference the tests compare against, so it is written independently of
 ``inner_loop``: the whole patched model runs every step (no bottom caching), fast weights are a
 list in ``parameters()`` order passed with ``params=``, and only the adapted entries move.
-The prototype head comes from its own forward with the meta parameters, and step 0 differentiates
+The prototype head comes from its own forward with the meta parameters (a zero head needs
+none), and step 0 differentiates
 w.r.t. aliases ``p.view_as(p)`` of the adapted tensors, so the head's dependence on the encoder
 stays out of the inner gradient (the same partial-derivative semantics as ``inner_loop``).
 """
@@ -71,9 +72,15 @@ def _adapt(
     idx = [pm.names.index(n) for n in model.adapted_names]
     adapted = set(idx)
     head_graph = second or (order == "first" and model.head_init == "prototype")
-    with torch.set_grad_enabled(head_graph):
-        h0 = pm.embed(pm.meta, s)  # (Ns, H)
-        w0, b0 = model.init_head(h0, s.labels, episode.n_way)
+    hidden = getattr(getattr(model.encoder, "config", None), "hidden_size", None)
+    h0: Tensor | None = None
+    if model.head_init == "zero" and steps > 0 and isinstance(hidden, int):
+        w0 = pm.meta[0].new_zeros(episode.n_way, hidden)  # no forward needed for a zero head
+        b0 = pm.meta[0].new_zeros(episode.n_way)
+    else:
+        with torch.set_grad_enabled(head_graph):
+            h0 = pm.embed(pm.meta, s)  # (Ns, H)
+            w0, b0 = model.init_head(h0, s.labels, episode.n_way)
     if second:
         fast = [p.view_as(p) if i in adapted else p for i, p in enumerate(pm.meta)]
         w = w0 if w0.requires_grad else w0.detach().requires_grad_()
@@ -83,8 +90,10 @@ def _adapt(
         w, b = w0.detach().requires_grad_(), b0.detach().requires_grad_()
     tracked = {i: pm.meta[i] for i in idx}  # first order: theta - sum lr * g, graph to theta/lr
     tw, tb = w0, b0
-    with torch.no_grad():  # reported when steps == 0
-        loss = F.cross_entropy(head_logits(h0, w0, b0), s.labels)
+    loss = w0.new_tensor(float("nan"))
+    if h0 is not None:
+        with torch.no_grad():  # reported when steps == 0
+            loss = F.cross_entropy(head_logits(h0, w0, b0), s.labels)
     for _ in range(steps):
         loss = F.cross_entropy(head_logits(pm.embed(fast, s), w, b), s.labels)
         *gp, gw, gb = torch.autograd.grad(

@@ -48,7 +48,7 @@ def load_checkpoint_state(path: str | Path, map_location: MapLocation = "cpu") -
             warnings.simplefilter("ignore")  # "Detected pickle protocol ..." on garbage input
             state = torch.load(p, map_location=map_location, weights_only=True)  # type: ignore[arg-type]
     except pickle.UnpicklingError as err:
-        if "Weights only load failed" in str(err):
+        if "Weights only load failed" in str(err) and "global" in str(err).lower():
             raise ConfigError(
                 f"checkpoint: refusing to load {p}: it holds objects that are not tensors or plain "
                 f"data and could run code ({_informative_line(err)}); only load checkpoints you "

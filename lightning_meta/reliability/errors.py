@@ -32,12 +32,21 @@ _NOISE = (
 SECTIONS = {"EpisodicModule": "model", "LightningModule": "model", "LightningDataModule": "data"}
 
 
+def _strip_subcommand(key: str) -> str:
+    head, _, rest = key.partition(".")
+    return rest if head in ("fit", "validate", "test", "predict") and rest else key
+
+
 def _clean(line: str) -> str:
     return line.strip().removeprefix("- ").strip()
 
 
 def _describe(message: str, key: str) -> tuple[str, str, str]:
     """(field, what, fix) from the innermost jsonargparse message."""
+    m = re.match(r"the following arguments are required: (.+)$", message)
+    if m:
+        fields = ", ".join(_strip_subcommand(f.strip()) for f in m.group(1).split(","))
+        return fields, "required but not given", "add it to the config"
     m = re.match(r"Expected a typing\.Literal\[(.+)\]\. Got value: (.*)$", message)
     if m:
         return key, f"'{m.group(2)}' is not one of {m.group(1)}", f"use one of {m.group(1)}"
@@ -86,7 +95,7 @@ def reduce_parser_error(text: str) -> str:
             keys.append("init_args")
             continue
         inner.append(line)
-    key = ".".join(keys)
+    key = _strip_subcommand(".".join(keys))
     message = inner[-1] if inner else (text.strip().splitlines() or ["invalid configuration"])[0]
     field, what, fix = _describe(message, key)
     return f"{field}: {what}; {fix}" if field else f"{what}; {fix}"

@@ -54,12 +54,18 @@ def load_checkpoint_state(path: str | Path, map_location: MapLocation = "cpu") -
                 f"data and could run code ({_informative_line(err)}); only load checkpoints you "
                 f"trust, re-saved as plain state dicts"
             ) from err
-        raise ConfigError(f"checkpoint: {p} is truncated or corrupted ({_informative_line(err)}); "
-                          f"use another checkpoint (e.g. an earlier one in the same directory)") from err
+        raise ConfigError(
+            f"checkpoint: {p} is truncated or corrupted ({_informative_line(err)}); "
+            f"use another checkpoint (e.g. an earlier one in the same directory)"
+        ) from err
     except Exception as err:  # torch raises RuntimeError, EOFError, KeyError, ... on bad bytes
-        raise ConfigError(f"checkpoint: {p} is truncated or corrupted ({_informative_line(err)}); "
-                          f"use another checkpoint (e.g. an earlier one in the same directory)") from err
+        raise ConfigError(
+            f"checkpoint: {p} is truncated or corrupted ({_informative_line(err)}); "
+            f"use another checkpoint (e.g. an earlier one in the same directory)"
+        ) from err
     if not isinstance(state, dict):
-        raise ConfigError(f"checkpoint: {p} holds a {type(state).__name__}, not a checkpoint dict; "
-                          f"pass a .ckpt written by Lightning")
+        raise ConfigError(
+            f"checkpoint: {p} holds a {type(state).__name__}, not a checkpoint dict; "
+            f"pass a .ckpt written by Lightning"
+        )
     return state

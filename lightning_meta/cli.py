@@ -1,9 +1,9 @@
 """`lightning-meta` entry point: LightningCLI subcommands plus data, bench, evaluate, report.
 
-    lightning-meta fit|validate|test --config configs/experiment/fomaml_wordnet.yaml
-    lightning-meta data describe wordnet
-    lightning-meta evaluate --model runs/default/export --data wordnet --episodes 300
-    lightning-meta bench data|speed|accuracy
+lightning-meta fit|validate|test --config configs/experiment/fomaml_wordnet.yaml
+lightning-meta data describe wordnet
+lightning-meta evaluate --model runs/default/export --data wordnet --episodes 300
+lightning-meta bench data|speed|accuracy
 """
 
 from __future__ import annotations
@@ -63,13 +63,17 @@ def dispatch(argv: list[str]) -> int:
     if cmd in GROUP_COMMANDS:
         group = GROUP_COMMANDS[cmd]
         if not rest or rest[0] not in group:
-            raise ConfigError(f"{cmd}: expected one of {', '.join(group)}; e.g. `lightning-meta {cmd} {next(iter(group))}`")
+            raise ConfigError(
+                f"{cmd}: expected one of {', '.join(group)}; e.g. `lightning-meta {cmd} {next(iter(group))}`"
+            )
         target = group[rest[0]]
         if cmd == "bench" and rest[0] == "data" and "--smlmt" in rest:
             target = "lightning_meta.bench.smlmt:smlmt_bench"
             rest = [a for a in rest if a != "--smlmt"]
         return _load(target)(rest[1:])
-    raise ConfigError(f"command: unknown command '{cmd}'; use one of fit, validate, test, data, evaluate, report, bench")
+    raise ConfigError(
+        f"command: unknown command '{cmd}'; use one of fit, validate, test, data, evaluate, report, bench"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

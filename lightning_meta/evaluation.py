@@ -38,7 +38,9 @@ def evaluate_episodes(module: EpisodicModule, episodes: Iterable[Episode]) -> di
 def _module_class(class_path: str) -> type[EpisodicModule]:
     module_name, _, cls_name = class_path.rpartition(".")
     if not module_name.startswith("lightning_meta."):
-        raise ConfigError(f"checkpoint: class {class_path} is not a lightning-meta module; refusing to import it")
+        raise ConfigError(
+            f"checkpoint: class {class_path} is not a lightning-meta module; refusing to import it"
+        )
     cls = getattr(importlib.import_module(module_name), cls_name)
     if not (isinstance(cls, type) and issubclass(cls, EpisodicModule)):
         raise ConfigError(f"checkpoint: {class_path} is not an EpisodicModule")
@@ -50,7 +52,9 @@ def load_module_from_checkpoint(path: str | Path) -> EpisodicModule:
     state = load_checkpoint_state(path)
     meta = state.get("lightning_meta")
     if not isinstance(meta, dict) or "class_path" not in meta:
-        raise ConfigError(f"checkpoint: {path} was not written by lightning-meta (no 'lightning_meta' entry)")
+        raise ConfigError(
+            f"checkpoint: {path} was not written by lightning-meta (no 'lightning_meta' entry)"
+        )
     cls = _module_class(str(meta["class_path"]))
     accepted = inspect.signature(cls.__init__).parameters
     hparams = {k: v for k, v in dict(state.get("hyper_parameters", {})).items() if k in accepted}
@@ -59,8 +63,12 @@ def load_module_from_checkpoint(path: str | Path) -> EpisodicModule:
     return module
 
 
-def load_module_from_export(path: str | Path, method: str = "finetune", n_way: int = 5,
-                            overrides: dict[str, Any] | None = None) -> EpisodicModule:
+def load_module_from_export(
+    path: str | Path,
+    method: str = "finetune",
+    n_way: int = 5,
+    overrides: dict[str, Any] | None = None,
+) -> EpisodicModule:
     """Build an evaluator over an exported HF directory (or any encoder name).
 
     method 'finetune': adapt with the inner-loop settings in meta_learning.json (or defaults);
@@ -86,11 +94,14 @@ def load_module_from_export(path: str | Path, method: str = "finetune", n_way: i
     return FineTune(backbone=str(path), pooling=pooling, n_way=n_way, **args)
 
 
-def load_any(path: str, method: str = "finetune", n_way: int = 5,
-             overrides: dict[str, Any] | None = None) -> EpisodicModule:
+def load_any(
+    path: str, method: str = "finetune", n_way: int = 5, overrides: dict[str, Any] | None = None
+) -> EpisodicModule:
     """A .ckpt file, an exported directory, or an encoder name ('minilm')."""
     if path.endswith(".ckpt"):
         if method == "centroid":
-            raise ConfigError("method: centroid needs an exported directory or encoder name, not a .ckpt")
+            raise ConfigError(
+                "method: centroid needs an exported directory or encoder name, not a .ckpt"
+            )
         return load_module_from_checkpoint(path)
     return load_module_from_export(path, method=method, n_way=n_way, overrides=overrides)

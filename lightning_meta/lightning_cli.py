@@ -49,7 +49,10 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     "plugins": [{"class_path": "lightning_meta.reliability.AtomicCheckpointIO"}],
 }
 # jsonargparse raises instead of printing a usage dump and exiting; MetaCLI reduces the error
-PARSER_KWARGS: dict[str, Any] = {"exit_on_error": False, **{c: {"exit_on_error": False} for c in SUBCOMMANDS}}
+PARSER_KWARGS: dict[str, Any] = {
+    "exit_on_error": False,
+    **{c: {"exit_on_error": False} for c in SUBCOMMANDS},
+}
 
 
 def config_paths(args: list[str]) -> list[str]:
@@ -70,14 +73,18 @@ def check_config_files(args: list[str]) -> None:
             continue
         path = Path(value)
         if not path.is_file():
-            raise ConfigError(f"--config: {value} does not exist; pass an existing YAML file "
-                              f"(e.g. configs/experiment/fomaml_wordnet.yaml)")
+            raise ConfigError(
+                f"--config: {value} does not exist; pass an existing YAML file "
+                f"(e.g. configs/experiment/fomaml_wordnet.yaml)"
+            )
         try:
             yaml.safe_load(path.read_text())
         except yaml.YAMLError as err:
             raise ConfigError(yaml_error(value, err)) from err
         except (OSError, UnicodeDecodeError) as err:
-            raise ConfigError(f"--config: cannot read {value} ({err}); pass a readable YAML file") from err
+            raise ConfigError(
+                f"--config: cannot read {value} ({err}); pass a readable YAML file"
+            ) from err
 
 
 def ensure_reliability(trainer: pl.Trainer) -> None:
@@ -131,7 +138,9 @@ class MetaCLI(LightningCLI):
             raise
         except (ValueError, TypeError) as err:  # MisconfigurationException is a ValueError
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ConfigError(f"trainer: {first[:240]}; fix the trainer section of the config") from err
+            raise ConfigError(
+                f"trainer: {first[:240]}; fix the trainer section of the config"
+            ) from err
         ensure_reliability(trainer)
         return trainer
 

@@ -19,7 +19,7 @@ _EXPORTS = {
     "KillAtStep": "lightning_meta.reliability.faults",
     "RNGState": "lightning_meta.reliability.rng",
 }
-__all__ = list(_EXPORTS)
+__all__ = ["AtomicCheckpointIO", "KillAtStep", "RNGState", "atomic_torch_save"]
 
 
 def __getattr__(name: str) -> Any:

@@ -105,7 +105,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     checkpoint you trust that really holds pickled objects.
     """
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
         if storage_options is not None or not _is_local(path):
             super().save_checkpoint(checkpoint, path, storage_options)
             return
@@ -118,5 +120,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         weights_only: bool | None = None,
     ) -> dict[str, Any]:
         if not _is_local(path) or weights_only is False:
-            return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
+            return super().load_checkpoint(
+                path, map_location=map_location, weights_only=weights_only
+            )
         return load_checkpoint_state(str(path).removeprefix("file://"), map_location=map_location)

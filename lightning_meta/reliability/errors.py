@@ -12,13 +12,16 @@ innermost message and add a fix, e.g.::
 from __future__ import annotations
 
 import re
+
 import yaml
 
 from lightning_meta.resolve import ConfigError
 
 HELP = "see `lightning-meta fit --help`"
 _KEY = re.compile(r'^Parser key "([^"]+)":?$')
-_CLASS = re.compile(r"^- Problem with given class_path '([^']+)':$|^Problem with given class_path '([^']+)':$")
+_CLASS = re.compile(
+    r"^- Problem with given class_path '([^']+)':$|^Problem with given class_path '([^']+)':$"
+)
 _NOISE = (
     "Does not validate against any of the",
     "Subtypes:",
@@ -54,7 +57,11 @@ def _describe(message: str, key: str) -> tuple[str, str, str]:
     if m:
         kind = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", m.group(1))
         article = "an" if kind[:1].lower() in "aeiou" else "a"
-        return key, f"expected {kind}, got {m.group(2)!r}", f"set it to {article} {kind} value in the config"
+        return (
+            key,
+            f"expected {kind}, got {m.group(2)!r}",
+            f"set it to {article} {kind} value in the config",
+        )
     m = re.match(r"(?:Option|Key) ['\"]([^'\"]+)['\"] is not (?:accepted|expected)", message)
     if m:
         field = f"{key}.{m.group(1)}" if key else m.group(1)
@@ -74,8 +81,11 @@ def known_classes(section: str) -> str:
     package = "lightning_meta.data" if section == "data" else "lightning_meta.lightning"
     names = getattr(importlib.import_module(package), "__all__", [])
     suffix = "DataModule" if section == "data" else ""
-    found = [f"{package}.{n}" for n in names
-             if n.endswith(suffix) and n not in ("TaskDataModule", "EpisodicModule") and n[:1].isupper()]
+    found = [
+        f"{package}.{n}"
+        for n in names
+        if n.endswith(suffix) and n not in ("TaskDataModule", "EpisodicModule") and n[:1].isupper()
+    ]
     return ", ".join(sorted(found)) if found else HELP
 
 
@@ -118,7 +128,11 @@ def user_error(err: BaseException) -> BaseException | None:
         if isinstance(exc, ConfigError):
             return exc
     for exc in reversed(chain):
-        if isinstance(exc, ValueError) and re.match(r"^[\w.]+: \S", str(exc)) and "\n" not in str(exc):
+        if (
+            isinstance(exc, ValueError)
+            and re.match(r"^[\w.]+: \S", str(exc))
+            and "\n" not in str(exc)
+        ):
             return exc
     return None
 
@@ -132,7 +146,7 @@ def reduce_instantiation_error(err: BaseException) -> str | None:
     section = _section(str(err))
     field = message.split(":", 1)[0]
     if section == "model" and field == "model":  # the encoder could not be resolved
-        message = "model.backbone" + message[len("model"):]
+        message = "model.backbone" + message[len("model") :]
     elif section and not has_section(field):
         message = f"{section}.{message}"
     return with_fix(message)
@@ -140,7 +154,13 @@ def reduce_instantiation_error(err: BaseException) -> str | None:
 
 def has_section(field: str) -> bool:
     """Whether a field name already says which config section it belongs to."""
-    return field.split(".", 1)[0] in ("model", "data", "trainer", "seed_everything", "ckpt_path") or field.startswith("-")
+    return field.split(".", 1)[0] in (
+        "model",
+        "data",
+        "trainer",
+        "seed_everything",
+        "ckpt_path",
+    ) or field.startswith("-")
 
 
 def with_fix(message: str) -> str:

@@ -37,13 +37,23 @@ class KillAtStep(Callback):
         if step is None and os.environ.get(ENV_STEP):
             step = int(os.environ[ENV_STEP])
         if step is not None and step < 1:
-            raise ConfigError(f"KillAtStep.step: must be >= 1, got {step}; use the step to die after")
+            raise ConfigError(
+                f"KillAtStep.step: must be >= 1, got {step}; use the step to die after"
+            )
         if not hasattr(_signal, signal):
-            raise ConfigError(f"KillAtStep.signal: unknown signal '{signal}'; use e.g. SIGKILL or SIGTERM")
+            raise ConfigError(
+                f"KillAtStep.signal: unknown signal '{signal}'; use e.g. SIGKILL or SIGTERM"
+            )
         self.step = step
         self.signal = signal
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
-                           batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
         if self.step is not None and trainer.global_step >= self.step:
             os.kill(os.getpid(), getattr(_signal, self.signal))

@@ -53,10 +53,14 @@ def check_writable(field: str, path: str) -> None:
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
-        raise ConfigError(f"{field}: cannot create {p}: {parent} is a file; choose another directory")
+        raise ConfigError(
+            f"{field}: cannot create {p}: {parent} is a file; choose another directory"
+        )
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"{field}: {p} is not writable (no write permission on {parent}); "
-                          f"choose a writable directory")
+        raise ConfigError(
+            f"{field}: {p} is not writable (no write permission on {parent}); "
+            f"choose a writable directory"
+        )
 
 
 def check_outputs(trainer: pl.Trainer) -> None:
@@ -74,7 +78,11 @@ def check_tokenizer(model: pl.LightningModule, datamodule: pl.LightningDataModul
     """The data's tokenizer produces ids and lengths the model's embeddings can take."""
     encoder = getattr(getattr(model, "model", None), "encoder", None)
     tok_name = getattr(datamodule, "tokenizer", None)
-    if encoder is None or not isinstance(tok_name, str) or not hasattr(encoder, "get_input_embeddings"):
+    if (
+        encoder is None
+        or not isinstance(tok_name, str)
+        or not hasattr(encoder, "get_input_embeddings")
+    ):
         return
     rows = int(encoder.get_input_embeddings().num_embeddings)
     backbone = getattr(model, "hparams", {}).get("backbone", "?")
@@ -134,8 +142,12 @@ def check_data(datamodule: pl.LightningDataModule | None, stage: str) -> None:
         raise ConfigError(with_fix(message)) from err
 
 
-def run_preflight(trainer: pl.Trainer, model: pl.LightningModule,
-                  datamodule: pl.LightningDataModule | None, stage: str) -> None:
+def run_preflight(
+    trainer: pl.Trainer,
+    model: pl.LightningModule,
+    datamodule: pl.LightningDataModule | None,
+    stage: str,
+) -> None:
     """All checks; data last (it is the only one that may take a while on a cold cache)."""
     check_outputs(trainer)
     check_tokenizer(model, datamodule)

@@ -60,7 +60,9 @@ def restore_rng(state: dict[str, Any]) -> None:
     if "numpy" in state:
         s = state["numpy"]
         key = s["key"].cpu().numpy().astype(np.uint32)
-        np.random.set_state((s["bit_generator"], key, s["pos"], s["has_gauss"], s["cached_gaussian"]))
+        np.random.set_state(
+            (s["bit_generator"], key, s["pos"], s["has_gauss"], s["cached_gaussian"])
+        )
     if "python" in state:
         s = state["python"]
         internal = tuple(int(v) for v in s["internal"].tolist())
@@ -111,13 +113,18 @@ class RNGState(Callback):
             restore_rng(self._pending)
             self._pending = None
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
-                             batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if self.reseed_each_step:
             reseed_all(step_seed(self.base_seed, trainer.fit_loop.epoch_loop.total_batch_idx))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rng": capture_rng(), "seed": self.base_seed, "reseed_each_step": self.reseed_each_step}
+        return {
+            "rng": capture_rng(),
+            "seed": self.base_seed,
+            "reseed_each_step": self.reseed_each_step,
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._pending = state_dict.get("rng")

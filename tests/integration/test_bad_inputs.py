@@ -78,20 +78,34 @@ def under_a_file(dotted: str) -> Callable[[Config, Path], None]:
     return mutate
 
 
-REPTILE = {"class_path": "lightning_meta.lightning.Reptile", "init_args": {"backbone": "tiny", "inner_steps": 0}}
+REPTILE = {
+    "class_path": "lightning_meta.lightning.Reptile",
+    "init_args": {"backbone": "tiny", "inner_steps": 0},
+}
 YAML_ERROR = "trainer:\n  max_steps: [1, 2\nmodel: {\n"
 
 # id -> (mutation, text the error line must contain)
 CASES: dict[str, tuple[Callable[[Config, Path], None], str]] = {
-    "type_inner_steps": (setting("model.init_args.inner_steps", "abc"), "model.init_args.inner_steps"),
+    "type_inner_steps": (
+        setting("model.init_args.inner_steps", "abc"),
+        "model.init_args.inner_steps",
+    ),
     "type_max_steps": (setting("trainer.max_steps", "ten"), "trainer.max_steps"),
     "type_k_shot": (setting("data.init_args.k_shot", "two"), "data.init_args.k_shot"),
     "literal_pooling": (setting("model.init_args.pooling", "max"), "model.init_args.pooling"),
-    "literal_on_nonfinite": (setting("model.init_args.on_nonfinite", "ignore"), "model.init_args.on_nonfinite"),
+    "literal_on_nonfinite": (
+        setting("model.init_args.on_nonfinite", "ignore"),
+        "model.init_args.on_nonfinite",
+    ),
     "unknown_option": (setting("model.init_args.inner_stpes", 2), "model.init_args.inner_stpes"),
     "negative_inner_lr": (setting("model.init_args.inner_lr", -0.1), "model.inner_lr"),
-    "negative_outer_lr": (setting("model.init_args.optimizer",
-                                  {"class_path": "torch.optim.AdamW", "init_args": {"lr": -1.0}}), "model.optimizer"),
+    "negative_outer_lr": (
+        setting(
+            "model.init_args.optimizer",
+            {"class_path": "torch.optim.AdamW", "init_args": {"lr": -1.0}},
+        ),
+        "model.optimizer",
+    ),
     "negative_inner_steps": (setting("model.init_args.inner_steps", -1), "model.inner_steps"),
     "reptile_zero_inner_steps": (setting("model", REPTILE), "model.inner_steps"),
     "max_length_zero": (setting("data.init_args.max_length", 0), "data.max_length"),
@@ -99,16 +113,34 @@ CASES: dict[str, tuple[Callable[[Config, Path], None], str]] = {
     "n_way_one": (setting("data.init_args.n_way", 1), "n_way"),
     "n_way_above_classes": (setting("data.init_args.n_way", 12), "data.n_way"),
     "meta_batch_zero": (setting("data.init_args.meta_batch_size", 0), "data.meta_batch_size"),
-    "split_fractions_sum": (setting("data.init_args.split_fractions", [0.5, 0.5, 0.5]), "data.split_fractions"),
+    "split_fractions_sum": (
+        setting("data.init_args.split_fractions", [0.5, 0.5, 0.5]),
+        "data.split_fractions",
+    ),
     "missing_data_file": (setting("data.init_args.source", "/nonexistent/data.csv"), "data."),
     "wrong_text_column": (setting("data.init_args.text_column", "sentence"), "data.text_column"),
     "wrong_label_column": (setting("data.init_args.label_column", "category"), "data.label_column"),
     "invalid_adapt_regex": (setting("model.init_args.adapt", "re:("), "model.adapt"),
-    "unknown_algorithm": (setting("model.class_path", "lightning_meta.lightning.MAMLv2"), "model.class_path"),
-    "unknown_datamodule": (setting("data.class_path", "lightning_meta.data.NoSuchData"), "data.class_path"),
-    "unknown_backbone_path": (setting("model.init_args.backbone", "./no-such-model"), "model.backbone"),
-    "unknown_backbone_hub": (setting("model.init_args.backbone", "no-such-org/no-such-model"), "model.backbone"),
-    "hub_dataset_offline": (setting("data.init_args.source", "no-such-org/no-such-dataset"), "data.source"),
+    "unknown_algorithm": (
+        setting("model.class_path", "lightning_meta.lightning.MAMLv2"),
+        "model.class_path",
+    ),
+    "unknown_datamodule": (
+        setting("data.class_path", "lightning_meta.data.NoSuchData"),
+        "data.class_path",
+    ),
+    "unknown_backbone_path": (
+        setting("model.init_args.backbone", "./no-such-model"),
+        "model.backbone",
+    ),
+    "unknown_backbone_hub": (
+        setting("model.init_args.backbone", "no-such-org/no-such-model"),
+        "model.backbone",
+    ),
+    "hub_dataset_offline": (
+        setting("data.init_args.source", "no-such-org/no-such-dataset"),
+        "data.source",
+    ),
     "tokenizer_vocab_mismatch": (bigger_vocab_tokenizer, "data.tokenizer"),
     "unwritable_checkpoint_dir": (under_a_file("trainer.callbacks.0.init_args.dirpath"), "dirpath"),
     "unwritable_root_dir": (under_a_file("trainer.default_root_dir"), "trainer.default_root_dir"),
@@ -140,8 +172,9 @@ def assert_nothing_written(out: Path) -> None:
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_fails_with_one_line(case: str, tmp_path: Path, tiny_csv: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_fails_with_one_line(
+    case: str, tmp_path: Path, tiny_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     mutate, field = CASES[case]
     out = tmp_path / "out"
     cfg = copy.deepcopy(base_config(out, tiny_csv))
@@ -166,7 +199,9 @@ def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert_one_line_error(rc, err, "--config")
 
 
-def test_missing_ckpt_path(tmp_path: Path, tiny_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_ckpt_path(
+    tmp_path: Path, tiny_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(base_config(out, tiny_csv)))

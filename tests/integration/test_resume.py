@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
 import pytest
+import pytorch_lightning as pl
 import torch
 import yaml
 
@@ -40,8 +40,14 @@ class RandomProbe(pl.Callback):
     """Draws from every global RNG each training batch and logs the numbers: if a resumed run
     did not restore (or reseed) torch, numpy and Python ``random``, these metrics would differ."""
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
-                           batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
         pl_module.log("probe/torch", float(torch.rand(())), batch_size=1)
         pl_module.log("probe/numpy", float(np.random.rand()), batch_size=1)
         pl_module.log("probe/python", random.random(), batch_size=1)
@@ -52,20 +58,41 @@ MAML = {"class_path": "lightning_meta.lightning.MAML",
                       "optimizer": {"class_path": "torch.optim.AdamW", "init_args": {"lr": 1e-3}},
                       "scheduler": {"class_path": "torch.optim.lr_scheduler.StepLR",
                                     "init_args": {"step_size": 2, "gamma": 0.5}}}}  # fmt: skip
-REPTILE = {"class_path": "lightning_meta.lightning.Reptile", "init_args": {"backbone": "tiny", "inner_steps": 1}}
+REPTILE = {
+    "class_path": "lightning_meta.lightning.Reptile",
+    "init_args": {"backbone": "tiny", "inner_steps": 1},
+}
 
 
-def resume_config(out: Path, csv_path: Path, kill: bool = False, model: dict[str, Any] = MAML,
-                  steps: int = STEPS, every: int = EVERY, reseed: bool = True) -> Path:
+def resume_config(
+    out: Path,
+    csv_path: Path,
+    kill: bool = False,
+    model: dict[str, Any] = MAML,
+    steps: int = STEPS,
+    every: int = EVERY,
+    reseed: bool = True,
+) -> Path:
     callbacks: list[dict[str, Any]] = [
-        {"class_path": "pytorch_lightning.callbacks.ModelCheckpoint",
-         "init_args": {"dirpath": str(out / "ckpt"), "every_n_train_steps": every, "save_last": True,
-                       "save_top_k": -1}},
+        {
+            "class_path": "pytorch_lightning.callbacks.ModelCheckpoint",
+            "init_args": {
+                "dirpath": str(out / "ckpt"),
+                "every_n_train_steps": every,
+                "save_last": True,
+                "save_top_k": -1,
+            },
+        },
         {"class_path": "tests.integration.test_resume.RandomProbe"},
-        {"class_path": "lightning_meta.reliability.RNGState", "init_args": {"reseed_each_step": reseed}},
+        {
+            "class_path": "lightning_meta.reliability.RNGState",
+            "init_args": {"reseed_each_step": reseed},
+        },
     ]
     if kill:
-        callbacks.append({"class_path": "lightning_meta.reliability.KillAtStep", "init_args": {"step": KILL_AT}})
+        callbacks.append(
+            {"class_path": "lightning_meta.reliability.KillAtStep", "init_args": {"step": KILL_AT}}
+        )
     cfg = {
         "seed_everything": 0,
         "trainer": {
@@ -93,7 +120,9 @@ def cli(config: Path, *extra: str) -> subprocess.Popen[str]:
     """``lightning-meta fit`` in a subprocess (one intra-op thread, like :func:`fit_here`)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "lightning_meta.cli", "fit", "--config", str(config), *extra]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
@@ -160,8 +189,9 @@ def final_state(out: Path, name: str = f"epoch=1-step={STEPS}.ckpt") -> dict[str
     }
 
 
-def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path: Path, tiny_csv: Path,
-                                                        fit_here: Callable[..., int]) -> None:
+def test_sigkill_then_resume_matches_uninterrupted_run(
+    tmp_path: Path, tiny_csv: Path, fit_here: Callable[..., int]
+) -> None:
     out_a, out_b = tmp_path / "a", tmp_path / "b"
     run_b = cli(resume_config(out_b, tiny_csv, kill=True))  # killed: must be another process
     assert fit_here(resume_config(out_a, tiny_csv)) == 0  # meanwhile, run A here
@@ -181,13 +211,20 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path: Path, tiny_csv:
 
     ma, mb = metrics(out_a), metrics(out_b)
     resumed = {k: v for k, v in mb.items() if k[0] >= EVERY}  # CSV "step" is 0-based
-    assert {name for _, name in resumed} >= {"train/loss", "probe/torch", "probe/numpy", "probe/python", "val/acc"}
+    assert {name for _, name in resumed} >= {
+        "train/loss",
+        "probe/torch",
+        "probe/numpy",
+        "probe/python",
+        "val/acc",
+    }
     assert resumed == {k: ma[k] for k in resumed}
     assert {k for k in ma if k[0] >= EVERY} == set(resumed)
 
 
 def test_resume_from_explicit_checkpoint_manual_optimisation_continuous_rng(
-        tmp_path: Path, tiny_csv: Path, fit_here: Callable[..., int]) -> None:
+    tmp_path: Path, tiny_csv: Path, fit_here: Callable[..., int]
+) -> None:
     """Reptile (manual optimisation) resumed from an explicit mid-epoch checkpoint file, with
     ``reseed_each_step: false``: the saved RNG states themselves are restored, so the probe's
     numbers continue the uninterrupted stream."""

@@ -60,8 +60,9 @@ def test_code_executing_pickle_is_refused_by_resume_io(evil_ckpt: tuple[Path, Pa
     assert not marker.exists()
 
 
-def test_code_executing_pickle_is_refused_by_cli(evil_ckpt: tuple[Path, Path], tmp_path: Path,
-                                                 tiny_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_code_executing_pickle_is_refused_by_cli(
+    evil_ckpt: tuple[Path, Path], tmp_path: Path, tiny_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path, marker = evil_ckpt
     cfg = tmp_path / "config.yaml"
     cfg.write_text(yaml.safe_dump({
@@ -74,7 +75,9 @@ def test_code_executing_pickle_is_refused_by_cli(evil_ckpt: tuple[Path, Path], t
     assert main(["evaluate", "--model", str(path), "--data", "fortunes"]) != 0
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert [ln for ln in err.splitlines() if ln.startswith("error:")][0].startswith("error: checkpoint: refusing")
+    assert [ln for ln in err.splitlines() if ln.startswith("error:")][0].startswith(
+        "error: checkpoint: refusing"
+    )
     assert not marker.exists()
 
 
@@ -103,7 +106,9 @@ def test_missing_checkpoint(tmp_path: Path) -> None:
         load_checkpoint_state(tmp_path / "nope.ckpt")
 
 
-def test_atomic_save_failure_keeps_previous(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_atomic_save_failure_keeps_previous(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "last.ckpt"
     AtomicCheckpointIO().save_checkpoint({"step": 1, "w": torch.ones(3)}, target)
 
@@ -140,15 +145,22 @@ KILL_MID_WRITE = textwrap.dedent("""
 
 def test_sigkill_during_save_leaves_previous_last_ckpt(tmp_path: Path) -> None:
     target = tmp_path / "last.ckpt"
-    proc = subprocess.run([sys.executable, "-c", KILL_MID_WRITE, str(target)], cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_MID_WRITE, str(target)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     state = load_checkpoint_state(target)  # the previous checkpoint, complete
     assert state["step"] == 1 and torch.equal(state["w"], torch.ones(1000))
     leftovers = [p for p in tmp_path.iterdir() if p != target]
     assert len(leftovers) == 1 and leftovers[0].name.endswith(".tmp")  # the partial write
-    assert not any(LAST_PATTERN.match(Path(p.name).stem) for p in leftovers)  # never picked as `last`
+    assert not any(
+        LAST_PATTERN.match(Path(p.name).stem) for p in leftovers
+    )  # never picked as `last`
     # the next save replaces the checkpoint and removes the dead process's temporary file
     atomic_torch_save({"step": 3}, target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]

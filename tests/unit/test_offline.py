@@ -36,7 +36,9 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return attempts
 
 
-def fit_config(tmp_path: Path, csv_path: Path, backbone: str = "tiny", source: str | None = None) -> Path:
+def fit_config(
+    tmp_path: Path, csv_path: Path, backbone: str = "tiny", source: str | None = None
+) -> Path:
     cfg = {
         "trainer": {"default_root_dir": str(tmp_path / "out"), "logger": False, "max_steps": 1},
         "model": {"class_path": "lightning_meta.lightning.ProtoNet", "init_args": {"backbone": backbone}},
@@ -54,7 +56,9 @@ def test_default_encoder_and_tokenizer_need_no_network(no_network: list[Any]) ->
     path = resolve_pretrained("minilm")
     assert Path(path, "config.json").is_file()
     assert AutoConfig.from_pretrained(path).hidden_size == 384
-    assert len(AutoTokenizer.from_pretrained(resolve_pretrained("minilm", field="tokenizer"))) == 30522
+    assert (
+        len(AutoTokenizer.from_pretrained(resolve_pretrained("minilm", field="tokenizer"))) == 30522
+    )
     assert no_network == []
 
 
@@ -90,8 +94,13 @@ def test_hub_dataset_name_fails_fast_with_local_hint(no_network: list[Any]) -> N
 
 
 @pytest.mark.parametrize("what", ["backbone", "source"])
-def test_hub_names_fail_fast_through_the_cli(what: str, no_network: list[Any], tmp_path: Path,
-                                             tiny_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_hub_names_fail_fast_through_the_cli(
+    what: str,
+    no_network: list[Any],
+    tmp_path: Path,
+    tiny_csv: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     hub = {"backbone": {"backbone": "bert-base-uncased"}, "source": {"source": "imdb"}}[what]
     config = fit_config(tmp_path, tiny_csv, **hub)
     start = time.perf_counter()
@@ -103,7 +112,9 @@ def test_hub_names_fail_fast_through_the_cli(what: str, no_network: list[Any], t
     assert not (tmp_path / "out").exists()
 
 
-def test_this_machine_fails_fast_without_the_offline_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_this_machine_fails_fast_without_the_offline_switch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The real network path (no patching): on an offline machine the check answers in seconds."""
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     start = time.perf_counter()

@@ -18,6 +18,9 @@ import yaml
 from lightning_meta.cli import main
 from lightning_meta.resolve import ConfigError
 
+# in-process CLI runs: LightningCLI notes that pytest's own argv is ignored
+pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter")
+
 Config = dict[str, Any]
 
 
@@ -217,3 +220,17 @@ def test_debug_shows_traceback(tmp_path: Path, tiny_csv: Path) -> None:
     path.write_text(yaml.safe_dump(cfg))
     with pytest.raises(ConfigError, match="adapt"):
         main(["fit", "--config", str(path), "--debug"])
+
+
+def test_corrupted_last_checkpoint_is_named(
+    tmp_path: Path, tiny_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--ckpt_path last` resolving to a damaged file: one line that names it, no traceback."""
+    out = tmp_path / "out"
+    (out / "ckpt").mkdir(parents=True)
+    (out / "ckpt" / "last.ckpt").write_bytes(b"PK\x03\x04 truncated by a crash")
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(base_config(out, tiny_csv)))
+    rc, err = run_fit(capsys, ["--config", str(path), "--ckpt_path", "last"])
+    line = assert_one_line_error(rc, err, "checkpoint")
+    assert str(out / "ckpt" / "last.ckpt") in line and "truncated or corrupted" in line

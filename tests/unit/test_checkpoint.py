@@ -22,6 +22,9 @@ from lightning_meta.reliability.atomic_io import AtomicCheckpointIO, atomic_torc
 from lightning_meta.reliability.rng import RNGState, capture_rng, restore_rng
 from lightning_meta.resolve import ConfigError
 
+# in-process CLI runs: LightningCLI notes that pytest's own argv is ignored
+pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter")
+
 ROOT = Path(__file__).resolve().parents[2]
 LAST_PATTERN = re.compile(r"^last(-(\d+))?$")  # how ModelCheckpoint finds `last` checkpoints
 
@@ -202,3 +205,30 @@ def test_capture_rng_is_plain_data() -> None:
 
     allowed = (torch.Tensor, int, float, str, bool, type(None))
     assert all(isinstance(leaf, allowed) for leaf in leaves(capture_rng()))
+
+
+def test_cli_trainers_get_atomic_io_and_one_rng_state(tiny_csv: Path) -> None:
+    """Whatever the config says about plugins and callbacks: atomic IO, exactly one RNGState,
+    first in the callback list (its per-batch reseed runs before any other callback)."""
+    from lightning_meta.lightning_cli import make_cli
+
+    data = {"class_path": "lightning_meta.data.EpisodicDataModule",
+            "init_args": {"source": str(tiny_csv), "n_way": 3}}  # fmt: skip
+    common = [
+        "--model=lightning_meta.lightning.ProtoNet",
+        "--model.init_args.backbone=tiny",
+        f"--data={data}",
+        "--trainer.logger=false",
+        "--trainer.enable_checkpointing=false",
+    ]
+    listed = [
+        "--trainer.callbacks+=lightning_meta.reliability.RNGState",
+        "--trainer.callbacks.reseed_each_step=false",
+    ]
+    for extra in ([], ["--trainer.plugins=[]"], listed):
+        trainer = make_cli(common + extra, run=False).trainer
+        assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
+        callbacks = trainer.callbacks  # type: ignore[attr-defined]
+        rng = [cb for cb in callbacks if isinstance(cb, RNGState)]
+        assert len(rng) == 1 and callbacks[0] is rng[0]
+        assert rng[0].reseed_each_step is (extra != listed)

@@ -1,0 +1,129 @@
+"""`lightning-meta bench accuracy`: a reproducible accuracy table across algorithms and targets.
+
+    lightning-meta bench accuracy --suite configs/bench/default.yaml [--quick] [--out DIR]
+
+Runs the suite's matrix (see :mod:`lightning_meta.bench.suite`): every method is built from
+the same seed, meta-trained for its budget, and scored on every target's identical fixed test
+episodes. Writes to ``--out`` (default ``runs/bench/<suite>[-quick]``):
+
+- ``results.csv`` / ``results.md``: accuracy and macro-F1, mean ± 95% CI (best in bold);
+- ``results.png``: grouped bars with CI whiskers;
+- ``episodes.csv``: per-episode scores (for paired comparisons);
+- ``config.yaml``: the resolved suite (every default filled in), ``environment.json``
+  (package versions, git commit, device, CPU threads, command), ``timings.json``.
+
+Same suite, same seed, same machine type: identical ``results.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import torch
+import yaml
+
+from lightning_meta.bench.environment import environment
+from lightning_meta.bench.runner import Resolved, SuiteRun, resolve, run_suite
+from lightning_meta.bench.suite import load_suite
+from lightning_meta.bench.tables import plot_results, render_markdown, write_csv
+from lightning_meta.resolve import ConfigError
+
+__all__ = ["main", "write_outputs"]
+
+DEFAULT_SUITE = "configs/bench/default.yaml"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lightning-meta bench accuracy", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite YAML (default {DEFAULT_SUITE})")
+    p.add_argument("--quick", action="store_true", help="apply the suite's `quick` overrides")
+    p.add_argument(
+        "--out", default=None, help="output directory (default runs/bench/<suite>[-quick])"
+    )
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="validate, write config.yaml, run nothing"
+    )
+    return p
+
+
+class _NoAliases(yaml.SafeDumper):
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device: cuda requested but torch sees no CUDA device; use --device cpu")
+    return torch.device(name)
+
+
+def notes(resolved: Resolved, env: dict[str, object], quick: bool) -> list[str]:
+    git, device = env["git"], env["device"]
+    assert isinstance(git, dict) and isinstance(device, dict)
+    commit = (git.get("commit") or "unknown")[:12] + (" (dirty)" if git.get("dirty") else "")
+    out = [
+        f"command: `{env['command']}`",
+        f"suite: {resolved.spec.name}{' (--quick)' if quick else ''}, seed {resolved.spec.seed}, "
+        f"{resolved.spec.episodes} fixed test episodes per target (identical for every method)",
+        f"commit {commit}; device {device['type']} ({device['name']}); "
+        f"torch threads {env['cpu']['torch_threads']}",  # type: ignore[index]
+    ]
+    out += [f"{m.name}: meta-trained {m.train_steps} steps" for m in resolved.spec.methods
+            if m.train_steps and m.name not in resolved.skipped]  # fmt: skip
+    out += [f"{name}: skipped ({why})" for name, why in resolved.skipped.items()]
+    return out
+
+
+def write_outputs(
+    out: Path, resolved: Resolved, run: SuiteRun, env: dict[str, object], quick: bool
+) -> None:
+    """results.csv/.md/.png, episodes.csv and timings.json (config/environment come first)."""
+    write_csv(out / "results.csv", run.results)
+    title = f"lightning-meta accuracy suite '{resolved.spec.name}'" + (
+        " (--quick)" if quick else ""
+    )
+    (out / "results.md").write_text(
+        render_markdown(run.results, title, notes(resolved, env, quick))
+    )
+    plot_results(run.results, title, out / "results.png")
+    with (out / "episodes.csv").open("w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["method", "target", "episode", "acc", "f1"])
+        w.writerows([m, t, k, repr(a), repr(f)] for m, t, k, a, f in run.per_episode)
+    (out / "timings.json").write_text(json.dumps(run.timings, indent=2) + "\n")
+
+
+def main(argv: list[str]) -> int:
+    a = build_parser().parse_args(argv)
+    spec = load_suite(a.suite, quick=a.quick)
+    if a.threads is not None:
+        if a.threads <= 0:
+            raise ConfigError(f"threads: must be positive (got {a.threads})")
+        torch.set_num_threads(a.threads)
+    device = pick_device(a.device)
+    resolved = resolve(spec)
+    out = Path(a.out or f"runs/bench/{spec.name}{'-quick' if a.quick else ''}")
+    out.mkdir(parents=True, exist_ok=True)
+    env = environment(device, argv)
+    (out / "config.yaml").write_text(
+        yaml.dump(resolved.as_dict(), Dumper=_NoAliases, sort_keys=False)
+    )
+    (out / "environment.json").write_text(json.dumps(env, indent=2) + "\n")
+    if a.dry_run:
+        print(f"suite '{spec.name}' is valid; wrote {out / 'config.yaml'}")
+        return 0
+    run = run_suite(resolved, device)
+    write_outputs(out, resolved, run, env, a.quick)
+    print("\n" + (out / "results.md").read_text())
+    print(f"wrote {out}/results.csv, results.md, results.png, episodes.csv, config.yaml, "
+          f"environment.json, timings.json ({run.timings['total']:.0f}s)")  # fmt: skip
+    return 0

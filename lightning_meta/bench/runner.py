@@ -1,0 +1,218 @@
+"""Run an accuracy suite: build each target's fixed episodes once, then for every method build
+it (seeded), meta-train it, and score it on every target's identical episode list.
+
+Progress goes to stdout, one line per cell with its elapsed time and an estimate of what is
+left (from the per-episode and per-training-step costs measured so far in this run).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lightning_meta.bench.methods import build_method, check_method, meta_train, resolved_args
+from lightning_meta.bench.suite import ClassSpec, MethodSpec, SuiteSpec
+from lightning_meta.bench.tables import Result
+from lightning_meta.data.episode import Episode
+from lightning_meta.lightning import EpisodicModule
+from lightning_meta.metrics import episode_scores, mean_ci
+from lightning_meta.resolve import ConfigError
+
+__all__ = ["Resolved", "SuiteRun", "resolve", "run_suite"]
+
+
+@dataclass
+class Resolved:
+    """A suite with every default filled in: what runs, and what ``config.yaml`` records."""
+
+    spec: SuiteSpec
+    targets: dict[str, dict[str, Any]]  # target name -> full EpisodicDataModule args
+    train: dict[str, ClassSpec]  # method name -> its resolved meta-training data
+    models: dict[str, dict[str, Any]]  # method name -> model init args with defaults
+    skipped: dict[str, str] = field(default_factory=dict)  # method name -> why
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.spec.name,
+            "seed": self.spec.seed,
+            "episodes": self.spec.episodes,
+            "methods": [
+                {
+                    "name": m.name,
+                    "model": {"class_path": m.model.class_path, "init_args": self.models[m.name]},
+                    "optimizer": None if m.optimizer is None else vars(m.optimizer),
+                    "train_steps": m.train_steps,
+                    "gradient_clip_val": m.gradient_clip_val,
+                    "train_data": vars(self.train[m.name]) if m.name in self.train else None,
+                    "skipped": self.skipped.get(m.name),
+                }
+                for m in self.spec.methods
+            ],
+            "targets": [{"name": n, "data": args} for n, args in self.targets.items()],
+        }
+
+
+def resolve(spec: SuiteSpec) -> Resolved:
+    """Check every method and target; fill defaults (the suite seed seeds unseeded data)."""
+    from lightning_meta.bench.methods import data_class, model_class
+    from lightning_meta.data import EpisodicDataModule
+
+    targets: dict[str, dict[str, Any]] = {}
+    for i, t in enumerate(spec.targets):
+        args = {"seed": spec.seed, **t.data, "test_episodes": spec.episodes}
+        targets[t.name] = resolved_args(EpisodicDataModule, args, f"suite.targets[{i}].data")
+    train: dict[str, ClassSpec] = {}
+    skipped: dict[str, str] = {}
+    models: dict[str, dict[str, Any]] = {}
+    for i, m in enumerate(spec.methods):
+        where = f"suite.methods[{i}]"
+        check_method(m, where)
+        cls = model_class(m.model, f"{where}.model")
+        models[m.name] = resolved_args(cls, m.model.init_args, f"{where}.model")
+        if m.requires is not None and not Path(m.requires).exists():
+            skipped[m.name] = f"{m.requires} not found"
+        if m.train_steps > 0:
+            data = m.train_data or spec.train
+            dcls = data_class(data, f"{where}.train_data" if m.train_data else "suite.train")
+            args = {"seed": spec.seed, **data.init_args}
+            train[m.name] = ClassSpec(
+                data.class_path, resolved_args(dcls, args, f"{where}.train_data")
+            )
+    return Resolved(spec, targets, train, models, skipped)
+
+
+@dataclass
+class SuiteRun:
+    """Results and timings of one run."""
+
+    results: list[Result] = field(default_factory=list)
+    per_episode: list[tuple[str, str, int, float, float]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Clock:
+    """Elapsed time and a running estimate of what remains."""
+
+    def __init__(self, episodes_left: int, steps_left: int) -> None:
+        self.start = time.perf_counter()
+        self.episodes_left, self.steps_left = episodes_left, steps_left
+        self.eval_s = self.eval_n = self.train_s = self.train_n = 0.0
+
+    def per_episode(self) -> float | None:
+        return self.eval_s / self.eval_n if self.eval_n else None
+
+    def add_eval(self, seconds: float, n: int) -> None:
+        self.eval_s, self.eval_n, self.episodes_left = (
+            self.eval_s + seconds,
+            self.eval_n + n,
+            self.episodes_left - n,
+        )
+
+    def add_train(self, seconds: float, n: int) -> None:
+        self.train_s, self.train_n, self.steps_left = (
+            self.train_s + seconds,
+            self.train_n + n,
+            self.steps_left - n,
+        )
+
+    def status(self) -> str:
+        elapsed = time.perf_counter() - self.start
+        pe, ps = self.per_episode(), (self.train_s / self.train_n if self.train_n else None)
+        if pe is None or (self.steps_left and ps is None):
+            return f"elapsed {elapsed:.0f}s"
+        left = self.episodes_left * pe + self.steps_left * (ps or 0.0)
+        return f"elapsed {elapsed:.0f}s, about {left:.0f}s left"
+
+
+def evaluate(
+    module: EpisodicModule, episodes: list[Episode], device: torch.device
+) -> tuple[list[float], list[float]]:
+    """Per-episode query accuracy and macro-F1 after adapting on each support set."""
+    module.eval()
+    accs: list[float] = []
+    f1s: list[float] = []
+    with torch.enable_grad():
+        for ep in episodes:
+            ep = ep.to(device)
+            out = module.evaluate_episode(ep)
+            acc, f1 = episode_scores(out.logits, ep.query.labels, ep.n_way)
+            accs.append(acc)
+            f1s.append(f1)
+    return accs, f1s
+
+
+def build_episodes(resolved: Resolved, log: Callable[[str], None]) -> dict[str, list[Episode]]:
+    from lightning_meta.report import fixed_episodes
+
+    out: dict[str, list[Episode]] = {}
+    for i, (name, args) in enumerate(resolved.targets.items()):
+        t0 = time.perf_counter()
+        try:
+            out[name] = fixed_episodes(args, resolved.spec.episodes)
+        except ConfigError as err:
+            raise ConfigError(f"suite.targets[{i}].data ({name}): {err}") from None
+        log(
+            f"episodes [{name}]: {len(out[name])} fixed test episodes ({time.perf_counter() - t0:.1f}s)"
+        )
+    return out
+
+
+def _train(module: EpisodicModule, m: MethodSpec, resolved: Resolved, device: torch.device,
+           clock: Clock, run: SuiteRun, where: str, log: Callable[[str], None]) -> None:  # fmt: skip
+    t0 = time.perf_counter()
+    meta_train(module, m, resolved.train[m.name], resolved.spec.seed, device.type, where)
+    dt = time.perf_counter() - t0
+    clock.add_train(dt, m.train_steps)
+    run.timings[f"train/{m.name}"] = dt
+    log(f"[{m.name}] meta-trained {m.train_steps} steps in {dt:.0f}s "
+        f"({dt / m.train_steps:.2f}s/step); {clock.status()}")  # fmt: skip
+
+
+def run_suite(
+    resolved: Resolved, device: torch.device, log: Callable[[str], None] = print
+) -> SuiteRun:
+    spec, run = resolved.spec, SuiteRun()
+    active = [m for m in spec.methods if m.name not in resolved.skipped]
+    for name, why in resolved.skipped.items():
+        log(f"[{name}] skipped: {why}")
+    n_cells = len(active) * len(resolved.targets)
+    steps = sum(m.train_steps for m in active)
+    log(f"plan: {len(active)} methods x {len(resolved.targets)} targets x {spec.episodes} episodes "
+        f"= {n_cells * spec.episodes} evaluated episodes; {steps} meta-training steps")  # fmt: skip
+    episodes = build_episodes(resolved, log)
+    clock = Clock(n_cells * spec.episodes, steps)
+    cell = 0
+    for i, m in enumerate(spec.methods):
+        if m.name in resolved.skipped:
+            continue
+        where = f"suite.methods[{i}]"
+        module = build_method(m, spec.seed, where)
+        if m.train_steps > 0:
+            _train(module, m, resolved, device, clock, run, where, log)
+        module.to(device)
+        for target, eps in episodes.items():
+            cell += 1
+            pe = clock.per_episode()
+            est = f", estimate {pe * len(eps):.0f}s" if pe is not None else ""
+            log(f"[{cell}/{n_cells}] {m.name} x {target}: {len(eps)} episodes{est}")
+            t0 = time.perf_counter()
+            accs, f1s = evaluate(module, eps, device)
+            dt = time.perf_counter() - t0
+            clock.add_eval(dt, len(eps))
+            run.timings[f"eval/{m.name}/{target}"] = dt
+            r = Result(m.name, target, mean_ci(accs), mean_ci(f1s))
+            run.results.append(r)
+            run.per_episode += [
+                (m.name, target, k, a, f) for k, (a, f) in enumerate(zip(accs, f1s, strict=True))
+            ]
+            log(
+                f"    acc {r.acc}  f1 {r.f1}  ({dt:.0f}s, {dt / len(eps):.2f}s/episode; {clock.status()})"
+            )
+        del module
+    run.timings["total"] = time.perf_counter() - clock.start
+    return run

@@ -1,0 +1,245 @@
+"""The accuracy-suite schema: small typed dataclasses read from ``configs/bench/*.yaml``.
+
+A suite is a matrix ``methods x targets``. Every target's fixed test episodes are built once and
+every method is scored on that same list. A method is a lightning-meta module (``class_path`` +
+``init_args``) that is meta-trained for ``train_steps`` meta-batches on the suite's ``train``
+data (or its own ``train_data``) before evaluation; ``train_steps: 0`` evaluates it as built
+(the fine-tuning and frozen nearest-centroid baselines).
+
+Loading checks every field and raises a one-line :class:`ConfigError` that names it, e.g.
+``suite.methods[2].train_steps: must be >= 0 (got -1)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+from lightning_meta.resolve import ConfigError
+
+__all__ = ["ClassSpec", "MethodSpec", "QuickSpec", "SuiteSpec", "TargetSpec", "load_suite"]
+
+DEFAULT_TRAIN_DATA = "lightning_meta.data.EpisodicDataModule"
+
+
+@dataclass
+class ClassSpec:
+    """A class to build: ``class_path`` and keyword ``init_args`` (LightningCLI style)."""
+
+    class_path: str
+    init_args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MethodSpec:
+    """One row of the table."""
+
+    name: str
+    """Row label in results.md/.csv (unique)."""
+    model: ClassSpec
+    """A ``lightning_meta.lightning`` module and its init args."""
+    train_steps: int = 0
+    """Meta-training steps (meta-batches) before evaluation; 0: evaluate as built."""
+    train_data: ClassSpec | None = None
+    """Meta-training data (default: the suite's ``train``), e.g. an SMLMT DataModule."""
+    optimizer: ClassSpec | None = None
+    """A ``torch.optim`` class for the outer loop (default: the module's own default)."""
+    gradient_clip_val: float | None = None
+    """Trainer gradient clipping (leave null for Reptile: it clips inside its own step)."""
+    requires: str | None = None
+    """A path that must exist (e.g. an exported encoder); the row is skipped when missing."""
+
+
+@dataclass
+class TargetSpec:
+    """One column group of the table: fixed test episodes of an ``EpisodicDataModule``."""
+
+    name: str
+    """Column label (unique)."""
+    data: dict[str, Any]
+    """``EpisodicDataModule`` init args (source, split, n_way, k_shot, q_query, ...)."""
+
+
+@dataclass
+class QuickSpec:
+    """What ``--quick`` changes (null: keep the full value)."""
+
+    episodes: int | None = None
+    """Fixed test episodes per target."""
+    train_steps: int | None = None
+    """Cap on every method's meta-training steps."""
+    meta_batch_size: int | None = None
+    """Meta-batch size of every training run."""
+    methods: list[str] | None = None
+    """Only these methods (by name)."""
+
+
+@dataclass
+class SuiteSpec:
+    """A reproducible accuracy benchmark."""
+
+    name: str
+    methods: list[MethodSpec]
+    targets: list[TargetSpec]
+    train: ClassSpec
+    """Default meta-training data (class_path defaults to EpisodicDataModule)."""
+    episodes: int = 100
+    """Fixed test episodes per target (the same list for every method)."""
+    seed: int = 0
+    """Seeds every method's construction and meta-training, and the test episodes."""
+    quick: QuickSpec = field(default_factory=QuickSpec)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp).replace("typing.", ""))
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` (dataclasses recursively)."""
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = get_args(tp)
+        if value is None:
+            if type(None) in options:
+                return None
+            raise ConfigError(f"{where}: must not be null")
+        inner = [t for t in options if t is not type(None)]
+        return _convert(value, inner[0], where)
+    if value is None:
+        raise ConfigError(f"{where}: must not be null (expected {_type_name(tp)})")
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, where)  # type: ignore[arg-type]
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list (got {type(value).__name__})")
+        (item,) = get_args(tp)
+        return [_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping (got {type(value).__name__})")
+        return dict(value)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float, str, bool) and (type(value) is not tp):
+        raise ConfigError(f"{where}: expected {tp.__name__} (got {type(value).__name__} {value!r})")
+    return value
+
+
+def from_dict(cls: type, data: Any, where: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, rejecting unknown and missing fields."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping (got {type(data).__name__})")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown field '{unknown[0]}' (known: {', '.join(fields)})")
+    kwargs = {}
+    for name, f in fields.items():
+        if name in data:
+            kwargs[name] = _convert(data[name], hints[name], f"{where}.{name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{where}.{name}: missing (required)")
+    return cls(**kwargs)
+
+
+def _unique(names: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for i, n in enumerate(names):
+        if not n.strip():
+            raise ConfigError(f"{where}[{i}].name: must not be empty")
+        if n in seen:
+            raise ConfigError(f"{where}[{i}].name: duplicate name '{n}'")
+        seen.add(n)
+
+
+def validate(spec: SuiteSpec) -> SuiteSpec:
+    """Value checks the types cannot express (classes are checked when built)."""
+    if not spec.methods:
+        raise ConfigError("suite.methods: needs at least one method")
+    if not spec.targets:
+        raise ConfigError("suite.targets: needs at least one target")
+    _unique([m.name for m in spec.methods], "suite.methods")
+    _unique([t.name for t in spec.targets], "suite.targets")
+    if spec.episodes <= 0:
+        raise ConfigError(f"suite.episodes: must be positive (got {spec.episodes})")
+    for i, m in enumerate(spec.methods):
+        if m.train_steps < 0:
+            raise ConfigError(f"suite.methods[{i}].train_steps: must be >= 0 (got {m.train_steps})")
+        if not m.model.class_path.startswith("lightning_meta.lightning."):
+            raise ConfigError(
+                f"suite.methods[{i}].model.class_path: '{m.model.class_path}' is not a "
+                "lightning_meta.lightning module (MAML, Reptile, ProtoNet, FineTune)"
+            )
+        if m.optimizer is not None and not m.optimizer.class_path.startswith("torch.optim."):
+            raise ConfigError(
+                f"suite.methods[{i}].optimizer.class_path: '{m.optimizer.class_path}' is not a torch.optim class"
+            )
+    for i, t in enumerate(spec.targets):
+        if "source" not in t.data:
+            raise ConfigError(f"suite.targets[{i}].data.source: missing (required)")
+    q = spec.quick
+    for name in ("episodes", "train_steps", "meta_batch_size"):
+        value = getattr(q, name)
+        if value is not None and value <= 0:
+            raise ConfigError(f"suite.quick.{name}: must be positive or null (got {value})")
+    known = {m.name for m in spec.methods}
+    for i, n in enumerate(q.methods or []):
+        if n not in known:
+            raise ConfigError(
+                f"suite.quick.methods[{i}]: unknown method '{n}' (known: {', '.join(sorted(known))})"
+            )
+    return spec
+
+
+def apply_quick(spec: SuiteSpec) -> SuiteSpec:
+    """The suite with the ``quick`` overrides applied (and ``quick`` emptied)."""
+    q = spec.quick
+    methods = [m for m in spec.methods if q.methods is None or m.name in q.methods]
+    if q.train_steps is not None:
+        methods = [
+            dataclasses.replace(m, train_steps=min(m.train_steps, q.train_steps)) for m in methods
+        ]
+    train = spec.train
+    if q.meta_batch_size is not None:
+        train = ClassSpec(
+            train.class_path, {**train.init_args, "meta_batch_size": q.meta_batch_size}
+        )
+        methods = [
+            dataclasses.replace(m, train_data=ClassSpec(
+                m.train_data.class_path, {**m.train_data.init_args, "meta_batch_size": q.meta_batch_size}))
+            if m.train_data is not None else m
+            for m in methods
+        ]  # fmt: skip
+    return dataclasses.replace(
+        spec,
+        methods=methods,
+        train=train,
+        episodes=q.episodes if q.episodes is not None else spec.episodes,
+        quick=QuickSpec(),
+    )
+
+
+def load_suite(path: str | Path, quick: bool = False) -> SuiteSpec:
+    """Read, type-check and validate a suite YAML; with ``quick``, apply its overrides."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"suite: {p} does not exist (see configs/bench/)")
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"suite: {p} is not valid YAML ({str(err).splitlines()[0]})") from None
+    if isinstance(raw, dict) and "train" in raw and isinstance(raw["train"], dict):
+        raw["train"] = {"class_path": DEFAULT_TRAIN_DATA, **raw["train"]}
+    spec = validate(from_dict(SuiteSpec, raw, "suite"))
+    return apply_quick(spec) if quick else spec
+
+
+def to_dict(spec: SuiteSpec) -> dict[str, Any]:
+    """Plain data (for the resolved YAML)."""
+    return dataclasses.asdict(spec)

@@ -1,0 +1,130 @@
+"""Accuracy-suite results: one row per (method, target), as CSV, Markdown and a bar chart.
+
+``results.csv`` columns: ``method, target, acc, acc_ci, f1, f1_ci, episodes`` (fractions, the
+CI is the 95% half-width ``1.96 * std / sqrt(n)``). It holds no timings, so two runs with the
+same seed give byte-identical files. ``results.md`` has one accuracy table and one macro-F1
+table (percent, mean ± CI, best mean per column in bold).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from lightning_meta.metrics import MeanCI
+
+__all__ = ["Result", "plot_results", "read_csv", "render_markdown", "write_csv"]
+
+COLUMNS = ["method", "target", "acc", "acc_ci", "f1", "f1_ci", "episodes"]
+METRICS = {"acc": "accuracy", "f1": "macro-F1"}
+
+
+@dataclass(frozen=True)
+class Result:
+    """Scores of one method on one target's fixed episodes."""
+
+    method: str
+    target: str
+    acc: MeanCI
+    f1: MeanCI
+
+    def metric(self, key: str) -> MeanCI:
+        return self.acc if key == "acc" else self.f1
+
+
+def write_csv(path: Path, results: list[Result]) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(COLUMNS)
+        for r in results:
+            w.writerow([r.method, r.target, repr(r.acc.mean), repr(r.acc.ci), repr(r.f1.mean),
+                        repr(r.f1.ci), r.acc.n])  # fmt: skip
+
+
+def read_csv(path: str | Path) -> list[Result]:
+    """Rows of a ``results.csv`` written by :func:`write_csv` (or ``lightning-meta report``)."""
+    with Path(path).open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if rows and not set(COLUMNS) <= set(rows[0]):
+        missing = sorted(set(COLUMNS) - set(rows[0]))
+        raise ValueError(f"{path}: not a results.csv (missing columns {', '.join(missing)})")
+    return [
+        Result(
+            r["method"], r["target"],
+            MeanCI(float(r["acc"]), float(r["acc_ci"]), int(r["episodes"])),
+            MeanCI(float(r["f1"]), float(r["f1_ci"]), int(r["episodes"])),
+        )
+        for r in rows
+    ]  # fmt: skip
+
+
+def _ordered(results: list[Result]) -> tuple[list[str], list[str], dict[tuple[str, str], Result]]:
+    methods = list(dict.fromkeys(r.method for r in results))
+    targets = list(dict.fromkeys(r.target for r in results))
+    return methods, targets, {(r.method, r.target): r for r in results}
+
+
+def metric_table(results: list[Result], key: str) -> str:
+    """Markdown table of one metric: methods x targets, best mean per column in bold."""
+    methods, targets, cell = _ordered(results)
+    best = {
+        t: max((cell[m, t].metric(key).mean for m in methods if (m, t) in cell), default=None)
+        for t in targets
+    }
+    lines = [
+        "| method | " + " | ".join(targets) + " |",
+        "|---|" + "---|" * len(targets),
+    ]
+    for m in methods:
+        cells = []
+        for t in targets:
+            if (m, t) not in cell:
+                cells.append("-")
+                continue
+            v = cell[m, t].metric(key)
+            text = str(v)
+            cells.append(f"**{text}**" if v.mean == best[t] else text)
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def render_markdown(results: list[Result], title: str, notes: list[str]) -> str:
+    """Both tables with a header (title, notes such as the command, seed and episodes)."""
+    parts = [f"# {title}", ""] + [f"- {n}" for n in notes] + [""]
+    for key, label in METRICS.items():
+        parts += [f"## {label} (%), mean ± 95% CI", "", metric_table(results, key), ""]
+    return "\n".join(parts)
+
+
+def plot_results(results: list[Result], title: str = "", path: Path | None = None):  # type: ignore[no-untyped-def]
+    """Grouped bars (targets x methods) with 95% CI whiskers, accuracy and macro-F1 panels.
+
+    Returns the matplotlib ``Figure`` (no pyplot state is touched); saved as PNG when ``path``.
+    """
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    methods, targets, cell = _ordered(results)
+    fig = Figure(figsize=(max(8.0, 1.6 * len(targets) + 3.0), 7.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 1, sharex=True)
+    x = np.arange(len(targets))
+    width = 0.8 / max(len(methods), 1)
+    for ax, (key, label) in zip(axes, METRICS.items(), strict=True):
+        for i, m in enumerate(methods):
+            vals = [cell[m, t].metric(key) if (m, t) in cell else None for t in targets]
+            mean = [100 * v.mean if v else np.nan for v in vals]
+            ci = [100 * v.ci if v else 0.0 for v in vals]
+            ax.bar(x - 0.4 + width * (i + 0.5), mean, width, yerr=ci, capsize=2, label=m)
+        ax.set_ylabel(f"{label} (%)")
+        ax.set_ylim(0, 100)
+        ax.grid(axis="y", alpha=0.3)
+    axes[-1].set_xticks(x, [t.replace(" ", "\n", 2) for t in targets], fontsize=8)
+    axes[0].legend(fontsize=7, ncols=min(len(methods), 4), loc="upper right")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig

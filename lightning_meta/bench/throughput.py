@@ -1,0 +1,134 @@
+"""Meta-training steps per second of every algorithm on the default model.
+
+Each algorithm is its Lightning module with its defaults (MiniLM-L6, top layer + head adapted,
+5 inner steps, prototype head) and its own optimizer; a meta-step is exactly what its
+``training_step`` computes (diagnostic ``loss_before`` forward included) plus the backward and
+the optimizer step, on a meta-batch of 4 random 5-way 5-shot 15-query episodes (max_length 48,
+the shape of ``configs/experiment/*_wordnet.yaml``), without the Trainer's bookkeeping.
+
+Printed: ``meta_steps_per_s_<algo>`` (maml = second order, fomaml, reptile, protonet) and,
+as context, ``meta_step_s_<algo>`` (median seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from lightning_meta.algorithms import protonet_task
+from lightning_meta.bench.workload import Workload, random_episode, vocab_size
+from lightning_meta.data.episode import Episode
+from lightning_meta.lightning import MAML, EpisodicModule, ProtoNet, Reptile
+
+__all__ = ["ThroughputConfig", "main", "measure_meta_steps", "throughput_lines"]
+
+ALGORITHMS = ("maml", "fomaml", "reptile", "protonet")
+
+
+@dataclass(frozen=True)
+class ThroughputConfig:
+    workload: Workload = Workload(queries=15)
+    meta_batch_size: int = 4
+    warmup: int = 1
+    repeats: int = 3
+    algorithms: tuple[str, ...] = ALGORITHMS
+
+
+def build_module(algo: str, model: str) -> EpisodicModule:
+    if algo in ("maml", "fomaml"):
+        return MAML(backbone=model, first_order=algo == "fomaml")
+    if algo == "reptile":
+        return Reptile(backbone=model)
+    if algo == "protonet":
+        return ProtoNet(backbone=model)
+    raise ValueError(f"algorithm: unknown '{algo}' (use {', '.join(ALGORITHMS)})")
+
+
+def meta_step_fn(module: EpisodicModule, batch: list[Episode]) -> Callable[[], None]:
+    """One meta-step of ``module`` on ``batch``: outer loss/direction, backward, optimizer step."""
+    opt = module.configure_optimizers()
+    assert isinstance(opt, torch.optim.Optimizer)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        if isinstance(module, Reptile):
+            grads, _ = module.meta_gradients(batch)
+            for name, p in module.model.named_parameters():
+                if name in grads:
+                    p.grad = grads[name]
+        elif isinstance(module, MAML):
+            module.meta_loss(batch)[0].backward()
+        elif isinstance(module, ProtoNet):
+            outs = [protonet_task(module.model, ep, module.distance, training=True) for ep in batch]
+            torch.stack([o.loss for o in outs]).mean().backward()
+        opt.step()
+
+    return step
+
+
+def measure_meta_steps(cfg: ThroughputConfig) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for algo in cfg.algorithms:
+        torch.manual_seed(cfg.workload.seed)
+        module = build_module(algo, cfg.workload.model)
+        vocab = vocab_size(module.model)
+        batch = [random_episode(cfg.workload, vocab, i) for i in range(cfg.meta_batch_size)]
+        step = meta_step_fn(module, batch)
+        for _ in range(cfg.warmup):
+            step()
+        times = []
+        for _ in range(cfg.repeats):
+            gc.collect()
+            t0 = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - t0)
+        median = statistics.median(times)
+        out[f"meta_steps_per_s_{algo}"] = 1.0 / median
+        out[f"meta_step_s_{algo}"] = median
+        del module, step
+    return out
+
+
+def throughput_lines(cfg: ThroughputConfig) -> list[str]:
+    w = cfg.workload
+    head = (
+        f"# meta-steps/s: model={w.model}, module defaults (adapt top1, 5 inner steps), "
+        f"meta-batch {cfg.meta_batch_size} x {w.n_way}-way {w.shots}-shot {w.queries} "
+        f"queries/class, max_length={w.max_length}, threads={torch.get_num_threads()}, "
+        f"median of {cfg.repeats}"
+    )
+    return [head] + [f"{k}: {v:.3f}" for k, v in measure_meta_steps(cfg).items()]
+
+
+def parse_args(argv: list[str]) -> ThroughputConfig:
+    p = argparse.ArgumentParser(
+        prog="python -m lightning_meta.bench.throughput", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--model", default="minilm", help="alias, local directory, hub name or 'tiny'")
+    p.add_argument("--quick", action="store_true", help="1 warm-up, 1 timed meta-step")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--only", nargs="*", choices=ALGORITHMS, default=list(ALGORITHMS))
+    a = p.parse_args(argv)
+    return ThroughputConfig(
+        workload=Workload(model=a.model, queries=15),
+        repeats=1 if a.quick else a.repeats,
+        algorithms=tuple(a.only),
+    )
+
+
+def main(argv: list[str]) -> int:
+    for line in throughput_lines(parse_args(argv)):
+        print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))

@@ -17,12 +17,14 @@ What :class:`MetaCLI` adds to LightningCLI (see docs/reliability.md):
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import yaml
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from lightning_meta.checkpoint import load_checkpoint_state
@@ -31,6 +33,7 @@ from lightning_meta.reliability.atomic_io import AtomicCheckpointIO
 from lightning_meta.reliability.errors import (
     reduce_instantiation_error,
     reduce_parser_error,
+    trainer_error,
     with_fix,
     yaml_error,
 )
@@ -108,7 +111,11 @@ class MetaCLI(LightningCLI):
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         try:
-            super().parse_arguments(parser, args)
+            with warnings.catch_warnings():
+                # `lightning-meta` passes its argv explicitly; Lightning would warn that it
+                # ignores sys.argv, which is the same list
+                warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+                super().parse_arguments(parser, args)
         except argparse.ArgumentError as err:
             raise ConfigError(reduce_parser_error(str(err))) from err
 
@@ -136,11 +143,8 @@ class MetaCLI(LightningCLI):
             trainer = super().instantiate_trainer(**kwargs)
         except ConfigError:
             raise
-        except (ValueError, TypeError) as err:  # MisconfigurationException is a ValueError
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ConfigError(
-                f"trainer: {first[:240]}; fix the trainer section of the config"
-            ) from err
+        except (ValueError, TypeError, ImportError, MisconfigurationException) as err:
+            raise ConfigError(trainer_error(err)) from err
         ensure_reliability(trainer)
         return trainer
 

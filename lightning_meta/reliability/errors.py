@@ -48,8 +48,12 @@ def _describe(message: str, key: str) -> tuple[str, str, str]:
     """(field, what, fix) from the innermost jsonargparse message."""
     m = re.match(r"the following arguments are required: (.+)$", message)
     if m:
-        fields = ", ".join(_strip_subcommand(f.strip()) for f in m.group(1).split(","))
-        return fields, "required but not given", "add it to the config"
+        fields = [_strip_subcommand(f.strip()) for f in m.group(1).split(",")]
+        them = "them" if len(fields) > 1 else "it"
+        return ", ".join(fields), "required but not given", f"add {them} to the config"
+    m = re.match(r"unrecognized arguments: (\S+)", message)
+    if m:
+        return m.group(1).split("=")[0], "unknown option", f"remove it or fix its spelling ({HELP})"
     m = re.match(r"Expected a typing\.Literal\[(.+)\]\. Got value: (.*)$", message)
     if m:
         return key, f"'{m.group(2)}' is not one of {m.group(1)}", f"use one of {m.group(1)}"
@@ -177,3 +181,13 @@ def yaml_error(path: str, err: yaml.YAMLError) -> str:
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     problem = getattr(err, "problem", None) or str(err).splitlines()[0]
     return f"--config: {path}: YAML syntax error{where} ({problem}); fix the YAML syntax there"
+
+
+def trainer_error(err: BaseException) -> str:
+    """One line for an error raised by ``Trainer(...)`` (Lightning names the argument in
+    backticks: "`max_steps` must be a non-negative integer ...")."""
+    text = str(err).strip()
+    first = text.splitlines()[0][:240].rstrip(".") if text else type(err).__name__
+    m = re.match(r"`(\w+)`", first)
+    field = f"trainer.{m.group(1)}" if m else "trainer"
+    return f"{field}: {first}; fix {field} in the config ({HELP})"

@@ -18,9 +18,6 @@ import yaml
 from lightning_meta.cli import main
 from lightning_meta.resolve import ConfigError
 
-# in-process CLI runs: LightningCLI notes that pytest's own argv is ignored
-pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter")
-
 Config = dict[str, Any]
 
 
@@ -94,6 +91,8 @@ CASES: dict[str, tuple[Callable[[Config, Path], None], str]] = {
         "model.init_args.inner_steps",
     ),
     "type_max_steps": (setting("trainer.max_steps", "ten"), "trainer.max_steps"),
+    "negative_max_steps": (setting("trainer.max_steps", -5), "trainer.max_steps"),
+    "missing_data_section": (lambda cfg, tmp: cfg.pop("data"), "data"),
     "type_k_shot": (setting("data.init_args.k_shot", "two"), "data.init_args.k_shot"),
     "literal_pooling": (setting("model.init_args.pooling", "max"), "model.init_args.pooling"),
     "literal_on_nonfinite": (
@@ -200,6 +199,17 @@ def test_yaml_syntax_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc, err = run_fit(capsys, ["--config", str(tmp_path / "nope.yaml")])
     assert_one_line_error(rc, err, "--config")
+
+
+def test_unknown_command_line_option(
+    tmp_path: Path, tiny_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(base_config(out, tiny_csv)))
+    rc, err = run_fit(capsys, ["--config", str(path), "--model.init_args.inner_lrr", "0.1"])
+    assert_one_line_error(rc, err, "inner_lrr")
+    assert_nothing_written(out)
 
 
 def test_missing_ckpt_path(

@@ -31,9 +31,6 @@ import yaml
 from lightning_meta.checkpoint import load_checkpoint_state
 from lightning_meta.cli import main
 
-# in-process CLI runs: LightningCLI notes that pytest's own argv is ignored
-pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter")
-
 ROOT = Path(__file__).resolve().parents[2]
 STEPS, EVERY, KILL_AT = 6, 3, 5
 TIMING = ("tasks_per_s",)  # wall-clock metrics differ between any two runs

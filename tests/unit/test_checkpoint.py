@@ -22,9 +22,6 @@ from lightning_meta.reliability.atomic_io import AtomicCheckpointIO, atomic_torc
 from lightning_meta.reliability.rng import RNGState, capture_rng, restore_rng
 from lightning_meta.resolve import ConfigError
 
-# in-process CLI runs: LightningCLI notes that pytest's own argv is ignored
-pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter")
-
 ROOT = Path(__file__).resolve().parents[2]
 LAST_PATTERN = re.compile(r"^last(-(\d+))?$")  # how ModelCheckpoint finds `last` checkpoints
 

@@ -18,9 +18,6 @@ import yaml
 from lightning_meta.cli import main
 from lightning_meta.resolve import ConfigError, hub_reachable, resolve_pretrained
 
-# in-process CLI runs: LightningCLI notes that pytest's own argv is ignored
-pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter")
-
 ROOT = Path(__file__).resolve().parents[2]
 FAST = 5.0  # seconds
 

@@ -6,7 +6,7 @@ Parser key "inner_steps": Expected a <class 'int'>. Got value: abc``) and raises
 constructors wrapped the same way. These helpers pull out the dotted config key and the
 innermost message and add a fix, e.g.::
 
-    model.init_args.inner_steps: expected int, got 'abc'; set it to a int in the config
+    model.init_args.inner_steps: expected int, got 'abc'; set it to an int value in the config
 """
 
 from __future__ import annotations
@@ -19,17 +19,13 @@ from lightning_meta.resolve import ConfigError
 
 HELP = "see `lightning-meta fit --help`"
 _KEY = re.compile(r'^Parser key "([^"]+)":?$')
-_CLASS = re.compile(
-    r"^- Problem with given class_path '([^']+)':$|^Problem with given class_path '([^']+)':$"
-)
 _NOISE = (
     "Does not validate against any of the",
     "Subtypes:",
     "Errors:",
     "Given value type:",
     "Given value:",
-    "- Expected a <class 'NoneType'>",
-    "Expected a <class 'NoneType'>",
+    "Expected a <class 'NoneType'>",  # the `None` branch of Optional[...]: never the point
     "tip:",
 )
 SECTIONS = {"EpisodicModule": "model", "LightningModule": "model", "LightningDataModule": "data"}
@@ -99,13 +95,13 @@ def reduce_parser_error(text: str) -> str:
     inner: list[str] = []
     for raw in text.splitlines():
         line = _clean(raw)
-        if not line or line.startswith(_NOISE) or raw.strip().startswith(_NOISE):
+        if not line or line.startswith(_NOISE):
             continue
         k = _KEY.match(line)
         if k:
             keys.append(k.group(1))
             continue
-        if _CLASS.match(raw.strip()) or line.startswith("Problem with given class_path"):
+        if line.startswith("Problem with given class_path"):  # errors inside init_args follow
             keys.append("init_args")
             continue
         inner.append(line)

@@ -37,8 +37,11 @@ def build_backbone(name: str, second_order: bool) -> nn.Module:
         return tiny_encoder(seed=0)
     attn = "eager" if second_order else None
     if second_order:
-        log.info("second-order MAML: loading %s with attn_implementation='eager' "
-                 "(the fused CPU SDPA kernel has no double backward)", name)
+        log.info(
+            "second-order MAML: loading %s with attn_implementation='eager' "
+            "(the fused CPU SDPA kernel has no double backward)",
+            name,
+        )
     return load_encoder(name, attn_implementation=attn)
 
 
@@ -161,14 +164,22 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
         """Record this rank's outer loss, query loss before/after adaptation, support loss and
         accuracy; ``on_train_batch_end`` averages them over all tasks of all ranks and logs."""
         n = len(batch)
-        acc = sum(episode_scores(o.logits, ep.query.labels, ep.n_way)[0] for o, ep in zip(outs, batch, strict=True)) / n
-        stats = torch.stack([
-            loss.detach(),
-            torch.stack([o.loss_before for o in outs]).mean(),
-            torch.stack([o.loss.detach() for o in outs]).mean(),
-            torch.stack([o.support_loss for o in outs]).mean(),
-            loss.new_tensor(acc),
-        ]).to(torch.float64)  # (S,)
+        acc = (
+            sum(
+                episode_scores(o.logits, ep.query.labels, ep.n_way)[0]
+                for o, ep in zip(outs, batch, strict=True)
+            )
+            / n
+        )
+        stats = torch.stack(
+            [
+                loss.detach(),
+                torch.stack([o.loss_before for o in outs]).mean(),
+                torch.stack([o.loss.detach() for o in outs]).mean(),
+                torch.stack([o.support_loss for o in outs]).mean(),
+                loss.new_tensor(acc),
+            ]
+        ).to(torch.float64)  # (S,)
         self._train_stats = torch.cat([n * stats, stats.new_tensor([n])])  # (S + 1,)
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
@@ -259,13 +270,16 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
         keep[1:] = rows[1:, 0] != rows[:-1, 0]  # an episode scored twice counts once
         rows = rows[keep]
         res = {"acc": mean_ci(rows[:, 1]), "f1": mean_ci(rows[:, 2])}
+        # every rank holds the same union: sync_dist only confirms it (and keeps Lightning quiet)
+        sync = self.trainer.world_size > 1
         for key, value in res.items():
-            self.log(f"{stage}/{key}", value.mean, prog_bar=stage == "val" and key == "acc")
-            self.log(f"{stage}/{key}_ci", value.ci)
+            prog_bar = stage == "val" and key == "acc"
+            self.log(f"{stage}/{key}", value.mean, prog_bar=prog_bar, sync_dist=sync)
+            self.log(f"{stage}/{key}_ci", value.ci, sync_dist=sync)
         for col in (3, 4):
             losses = rows[:, col]
             if bool(torch.isfinite(losses).any()):
-                self.log(f"{stage}/{EVAL_COLUMNS[col]}", float(losses.nanmean()))
+                self.log(f"{stage}/{EVAL_COLUMNS[col]}", float(losses.nanmean()), sync_dist=sync)
         return res
 
     def on_validation_epoch_end(self) -> None:
@@ -284,7 +298,10 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
             opt = self.optimizer_factory(params)
         if self.scheduler_factory is None:
             return opt
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": self.scheduler_factory(opt), "interval": "step"}}
+        return {
+            "optimizer": opt,
+            "lr_scheduler": {"scheduler": self.scheduler_factory(opt), "interval": "step"},
+        }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["lightning_meta"] = {

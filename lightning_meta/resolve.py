@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from pathlib import Path
 
 DEFAULT_ALIASES = ("minilm", "default", "all-minilm-l6-v2")
@@ -39,11 +40,19 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     """True when the Hugging Face hub answers a TCP connect within ``timeout`` seconds."""
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
         return False
-    try:
-        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    result: list[bool] = []
+
+    def probe() -> None:  # DNS lookups ignore socket timeouts: bound the whole probe
+        try:
+            with socket.create_connection((HUB_HOST, 443), timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
 
 
 def resolve_pretrained(name_or_path: str, field: str = "model") -> str:

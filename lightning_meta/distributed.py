@@ -231,6 +231,24 @@ class MetaDDPStrategy(DDPStrategy):
         return super().optimizer_step(optimizer, synced_closure, model, **kwargs)
 
 
+def register_strategy() -> None:
+    """Make ``strategy: meta_ddp`` (and ``meta_ddp_spawn``) resolve by name in Trainer/CLI.
+
+    Explicit (no registration at import); ``strategy: {class_path:
+    lightning_meta.distributed.MetaDDPStrategy}`` works without it.
+    """
+    from pytorch_lightning.strategies import StrategyRegistry
+
+    for name, start_method in (("meta_ddp", "popen"), ("meta_ddp_spawn", "spawn")):
+        if name not in StrategyRegistry:
+            StrategyRegistry.register(
+                name,
+                MetaDDPStrategy,
+                description=f"DDP without the wrapper, explicit meta-gradient all-reduce ({start_method})",
+                start_method=start_method,
+            )
+
+
 def require_explicit_sync(trainer: pl.Trainer, stage: str | None) -> None:
     """Refuse to fit on several processes under a strategy that would use DDP's hooks."""
     if stage not in ("fit", None) or trainer.world_size <= 1:

@@ -241,6 +241,17 @@ def test_plain_ddp_is_refused_for_fit() -> None:
     require_explicit_sync(SimpleNamespace(world_size=1, strategy=DDPStrategy()), "fit")  # type: ignore[arg-type]
 
 
+def test_strategy_name_after_registration() -> None:
+    from pytorch_lightning.strategies import StrategyRegistry
+
+    from lightning_meta.distributed import MetaDDPStrategy, register_strategy
+
+    register_strategy()
+    register_strategy()  # idempotent
+    strategy = StrategyRegistry.get("meta_ddp")
+    assert isinstance(strategy, MetaDDPStrategy) and strategy._start_method == "popen"
+
+
 # torchrun entry: python -m torch.distributed.run --nproc_per_node 2 test_ddp.py OUT CSV
 if __name__ == "__main__":
     torch.set_num_threads(1)

@@ -154,7 +154,7 @@ def inner_loop(
     ``lrs`` maps every adapted name plus ``head.weight``/``head.bias`` to a step size.
     ``observe(k, params, W, b)`` (detached values) runs after the head init (k=0) and each step.
     """
-    theta = model.adapted_params()
+    theta = feats.inner_params(model.adapted_params())  # graph to the meta parameters
     names = list(theta)
     keys = [*names, HEAD_WEIGHT, HEAD_BIAS]
     second = order == "second"

@@ -69,8 +69,11 @@ def reptile_task(
         fixed_grads = (
             torch.autograd.grad(loss, list(fixed.values()), allow_unused=True) if fixed else ()
         )
-    theta = model.adapted_params()
-    grads = {ENCODER_PREFIX + n: theta[n].detach() - phi for n, phi in adapted.params.items()}
+    theta = feats.inner_params(model.adapted_params())
+    grads = {
+        ENCODER_PREFIX + n: feats.to_full(n, theta[n].detach() - phi)
+        for n, phi in adapted.params.items()
+    }
     for n, g in zip(fixed, fixed_grads, strict=True):
         if g is not None:
             grads[ENCODER_PREFIX + n] = g

@@ -43,6 +43,9 @@ __all__ = [
 
 HEAD_WEIGHT, HEAD_BIAS = "head.weight", "head.bias"
 BERT_LIKE = {"bert", "roberta", "xlm-roberta", "camembert", "electra", "ernie", "data2vec-text"}
+# Encoders whose forward reads token ids only through the input-embedding lookup (RoBERTa-style
+# models also derive position ids from them), so a per-episode compact vocabulary is exact.
+COMPACT_VOCAB = {"bert", "electra", "ernie"}
 _warned_full: set[str] = set()
 
 
@@ -97,6 +100,7 @@ class EpisodicClassifier(nn.Module):
             if p.requires_grad and n not in adapted and not n.startswith(UNUSED_PREFIXES)
         ]
         self.cache_start: int | None = self._plan_cache()
+        self.vocab_param, self.vocab_pad = self._compact_vocab()
 
     # ----------------------------------------------------------------------------------------
     def _plan_cache(self) -> int | None:
@@ -129,6 +133,20 @@ class EpisodicClassifier(nn.Module):
             starts.append(int(name.split(".")[2]))
         return min(starts, default=n_layers)
 
+    def _compact_vocab(self) -> tuple[str | None, int | None]:
+        """(name, padding_idx) of the input-embedding matrix when it adapts and a per-episode
+        compact vocabulary is exact (see ``FullFeatures``); (None, None) otherwise."""
+        model_type = getattr(getattr(self.encoder, "config", None), "model_type", "")
+        get = getattr(self.encoder, "get_input_embeddings", None)
+        if model_type not in COMPACT_VOCAB or not callable(get):
+            return None, None
+        lookup = get()
+        weight = getattr(lookup, "weight", None)
+        names = [n for n, p in self.encoder.named_parameters() if p is weight]
+        if not names or names[0] not in self.adapted_names:
+            return None, None
+        return names[0], getattr(lookup, "padding_idx", None)
+
     @property
     def caches_bottom(self) -> bool:
         return self.cache_start is not None
@@ -141,7 +159,8 @@ class EpisodicClassifier(nn.Module):
     def features(self, episode: Episode, support_grad: bool, query_grad: bool) -> EpisodeFeatures:
         """Per-episode feature extractor; the fixed bottom runs here, once."""
         if self.cache_start is None:
-            return FullFeatures(self.encoder, episode.support, episode.query, self.pooling)
+            s, q = episode.support, episode.query
+            return FullFeatures(self.encoder, s, q, self.pooling, self.vocab_param, self.vocab_pad)
         return TopFeatures(
             self.encoder,
             self.cache_start,

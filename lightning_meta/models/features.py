@@ -42,21 +42,75 @@ def extended_mask(mask: Tensor, dtype: torch.dtype) -> Tensor:
 
 
 class EpisodeFeatures(Protocol):
+    def inner_params(self, params: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Meta parameters -> the per-episode tensors the inner loop adapts (same names)."""
+        ...
+
+    def to_full(self, name: str, value: Tensor) -> Tensor:
+        """A per-episode tensor (e.g. a difference of two) -> the shape of the model parameter."""
+        ...
+
     def embed(self, params: dict[str, Tensor], split: Split) -> Tensor:
-        """Pooled (B, H) embeddings of the support or query rows under ``params``."""
+        """Pooled (B, H) embeddings of the support or query rows under (per-episode) ``params``."""
         ...
 
 
 class FullFeatures:
-    """Whole-model functional forward for every call (any architecture)."""
+    """Whole-model functional forward for every call (any architecture).
 
-    def __init__(self, encoder: nn.Module, support: TextBatch, query: TextBatch, pooling: Pooling):
+    With ``vocab_param`` (the input-embedding matrix name, for encoders whose forward uses token
+    ids only to look up that matrix) the episode runs on a compact vocabulary: the rows of its
+    ``U`` distinct tokens (U, H) replace the (V, H) matrix and the ids are remapped (ids up to
+    the lookup's ``padding_idx`` keep their place, as its gradient is zeroed). The outputs
+    and gradients are exactly those of the full matrix (other rows get no gradient), while the
+    inner loop no longer builds, scales and subtracts dense (V, H) gradients every step.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        support: TextBatch,
+        query: TextBatch,
+        pooling: Pooling,
+        vocab_param: str | None = None,
+        padding_idx: int | None = None,
+    ):
         self.encoder = encoder
-        self.batches = {"support": support, "query": query}
         self.pooling = pooling
+        self.vocab_param = vocab_param
+        self.rows: Tensor | None = None
+        if vocab_param is not None:
+            ids = torch.cat([support.input_ids, query.input_ids]).flatten()  # (L,)
+            if padding_idx is not None:  # keep ids 0..padding_idx in place: the lookup zeroes
+                keep = torch.arange(padding_idx + 1, device=ids.device)  # the gradient of that row
+                ids = torch.cat([keep, ids])
+            self.rows, local = torch.unique(ids, return_inverse=True)  # (U,), (L,)
+            local = local[len(ids) - support.input_ids.numel() - query.input_ids.numel() :]
+            local = local.view(-1, support.input_ids.shape[1])  # (Ns+Nq, T)
+            n = len(support)
+            support = TextBatch(local[:n], support.attention_mask, support.labels)
+            query = TextBatch(local[n:], query.attention_mask, query.labels)
+        self.batches = {"support": support, "query": query}
+
+    def inner_params(self, params: dict[str, Tensor]) -> dict[str, Tensor]:
+        name = self.vocab_param
+        if name is None or name not in params:
+            return params
+        assert self.rows is not None
+        return {**params, name: params[name].index_select(0, self.rows)}  # (U, H)
+
+    def to_full(self, name: str, value: Tensor) -> Tensor:
+        if name != self.vocab_param:
+            return value
+        assert self.rows is not None
+        full = self.encoder.get_parameter(name)
+        return value.new_zeros(full.shape).index_copy_(0, self.rows, value)  # (V, H)
 
     def embed(self, params: dict[str, Tensor], split: Split) -> Tensor:
         batch = self.batches[split]
+        name = self.vocab_param
+        if name is not None and name not in params:  # the meta matrix, compact rows
+            params = self.inner_params({**params, name: self.encoder.get_parameter(name)})
         kwargs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
         out = functional_call(self.encoder, params, args=(), kwargs=kwargs)
         hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state  # (B, T, H)
@@ -105,6 +159,12 @@ class TopFeatures:
                         encoder, start, batch.input_ids, batch.attention_mask
                     )
                 self.hidden[split], self.ext[split] = hidden, ext
+
+    def inner_params(self, params: dict[str, Tensor]) -> dict[str, Tensor]:
+        return params
+
+    def to_full(self, name: str, value: Tensor) -> Tensor:
+        return value
 
     @staticmethod
     def _bottom(encoder: nn.Module, start: int, ids: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:

@@ -14,6 +14,7 @@ from lightning_meta.algorithms import (
     inner_lr_map,
     maml_task,
     protonet_task,
+    reptile_task,
 )
 from lightning_meta.algorithms.inner_loop import inner_loop
 from lightning_meta.models import EpisodicClassifier
@@ -154,3 +155,24 @@ def test_second_order_switches_sdpa_to_eager(caplog: pytest.LogCaptureFixture) -
     assert type(model.encoder.encoder.layer[0].attention.self).__name__ == "BertSelfAttention"
     with torch.no_grad():
         assert torch.allclose(model.embed(episode.query), ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("with_pad_token", [True, False])
+@pytest.mark.parametrize("first_order", [False, True])
+def test_compact_vocabulary_is_exact(with_pad_token: bool, first_order: bool) -> None:
+    """adapt=all runs on the episode's own rows of the word-embedding matrix: same numbers as
+    the full (V, H) matrix, also when the pad token (whose lookup gradient is zeroed) is absent."""
+    episode = make_episode()
+    if not with_pad_token:
+        for batch in (episode.support, episode.query):
+            batch.input_ids[batch.input_ids == 0] = 7
+    inner = InnerLoopConfig(steps=2, lr=0.4, first_order=first_order)
+    compact, full = make_model("all"), make_model("all")
+    assert compact.vocab_param == "embeddings.word_embeddings.weight" and compact.vocab_pad == 0
+    full.vocab_param = None
+    out_c, out_f = maml_task(compact, episode, inner), maml_task(full, episode, inner)
+    assert torch.allclose(out_c.loss, out_f.loss, atol=1e-12, rtol=0)
+    assert max_diff(meta_grads(compact, out_c.loss), meta_grads(full, out_f.loss)) <= 1e-10
+    rep_c = reptile_task(compact, episode, inner)
+    rep_f = reptile_task(full, episode, inner)
+    assert max_diff(rep_c.grads, rep_f.grads) <= 1e-10

@@ -118,7 +118,6 @@ def compare_parser() -> argparse.ArgumentParser:
 def smlmt_compare(argv: list[str] | None = None) -> int:
     """Pretrained vs SMLMT vs hybrid encoders, same episodes, same test-time adaptation."""
     from lightning_meta.evaluation import evaluate_episodes, load_module_from_export
-    from lightning_meta.lightning import ProtoNet
     from lightning_meta.report import fixed_episodes, render, write_csv
     from lightning_meta.resolve import ConfigError
 
@@ -134,23 +133,25 @@ def smlmt_compare(argv: list[str] | None = None) -> int:
     }
     chosen = {k: v for k, v in targets.items() if k.split()[0].split(":")[0] in a.targets}
     results: dict[str, dict[str, Any]] = {}
+    counts: dict[str, int] = {}
     for target, data_args in chosen.items():
         episodes = fixed_episodes(dict(data_args), a.episodes)
+        counts[target] = len(episodes)
         n_way = int(data_args["n_way"])
         for name, path in models.items():
             rows = {
                 f"{name} + fine-tuning": load_module_from_export(path, n_way=n_way, overrides=same)
             }
             if a.centroid:
-                rows[f"{name} frozen + centroid"] = ProtoNet(
-                    backbone=path, n_way=n_way, distance="cosine"
+                rows[f"{name} frozen + centroid"] = load_module_from_export(
+                    path, method="centroid", n_way=n_way
                 )
             for row, module in rows.items():
                 t0 = time.perf_counter()
                 r = results.setdefault(row, {})[target] = evaluate_episodes(module, episodes)
                 print(f"[{target}] {row}: acc {r['acc']}  f1 {r['f1']}  "
                       f"({time.perf_counter() - t0:.0f}s)", flush=True)  # fmt: skip
-    table = render(results, list(chosen), a.episodes)
+    table = render(results, list(chosen), counts)
     print(f"\ntest-time adaptation for every row: {same}\n\n{table}")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default=None, help="output directory (default runs/bench/<suite>[-quick])"
     )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's); 1 is fastest on a shared machine")  # fmt: skip
     p.add_argument(
         "--dry-run", action="store_true", help="validate, write config.yaml, run nothing"
     )
@@ -104,11 +105,18 @@ def write_outputs(
 
 def main(argv: list[str]) -> int:
     a = build_parser().parse_args(argv)
+    if a.threads is not None and a.threads <= 0:
+        raise ConfigError(f"threads: must be positive (got {a.threads})")
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(a.threads or threads)
+        return run(a, argv)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run(a: argparse.Namespace, argv: list[str]) -> int:
     spec = load_suite(a.suite, quick=a.quick)
-    if a.threads is not None:
-        if a.threads <= 0:
-            raise ConfigError(f"threads: must be positive (got {a.threads})")
-        torch.set_num_threads(a.threads)
     device = pick_device(a.device)
     resolved = resolve(spec)
     out = Path(a.out or f"runs/bench/{spec.name}{'-quick' if a.quick else ''}")

@@ -60,8 +60,7 @@ def resolved_args(cls: type, init_args: dict[str, Any], where: str) -> dict[str,
     unknown = sorted(set(init_args) - set(params))
     if unknown:
         raise ConfigError(
-            f"{where}.init_args.{unknown[0]}: not an argument of {cls.__name__} "
-            f"(known: {', '.join(params)})"
+            f"{where}.{unknown[0]}: not an argument of {cls.__name__} (known: {', '.join(params)})"
         )
     out: dict[str, Any] = {}
     for name, p in params.items():
@@ -70,7 +69,7 @@ def resolved_args(cls: type, init_args: dict[str, Any], where: str) -> dict[str,
         elif p.default is not inspect.Parameter.empty:
             out[name] = p.default
         else:
-            raise ConfigError(f"{where}.init_args.{name}: missing (required by {cls.__name__})")
+            raise ConfigError(f"{where}.{name}: missing (required by {cls.__name__})")
     return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
 
@@ -104,14 +103,14 @@ def optimizer_factory(spec: ClassSpec | None, where: str) -> Any:
 def check_method(method: MethodSpec, where: str) -> None:
     """Errors a suite can show before any data is read or any model is built."""
     cls = model_class(method.model, f"{where}.model")
-    resolved_args(cls, method.model.init_args, f"{where}.model")
+    resolved_args(cls, method.model.init_args, f"{where}.model.init_args")
     if method.optimizer is not None:
         optimizer_factory(method.optimizer, f"{where}.optimizer")
     if method.train_steps > 0 and issubclass(cls, FineTune):
         raise ConfigError(f"{where}.train_steps: FineTune has nothing to meta-train; set 0")
     if method.train_data is not None:
         dcls = data_class(method.train_data, f"{where}.train_data")
-        resolved_args(dcls, method.train_data.init_args, f"{where}.train_data")
+        resolved_args(dcls, method.train_data.init_args, f"{where}.train_data.init_args")
 
 
 def build_method(method: MethodSpec, seed: int, where: str) -> EpisodicModule:
@@ -127,7 +126,7 @@ def build_method(method: MethodSpec, seed: int, where: str) -> EpisodicModule:
 
 def build_data(spec: ClassSpec, where: str) -> pl.LightningDataModule:
     cls = data_class(spec, where)
-    return cls(**resolved_args(cls, spec.init_args, where))
+    return cls(**resolved_args(cls, spec.init_args, f"{where}.init_args"))
 
 
 @contextmanager
@@ -169,7 +168,7 @@ def meta_train(
     """Meta-train ``module`` in place for ``method.train_steps`` meta-batches of ``data``."""
     if method.train_steps == 0:
         return
-    dm = build_data(data, where)
+    dm = build_data(data, f"{where}.train_data")
     with _quiet_and_restored():
         pl.seed_everything(seed, workers=True, verbose=False)
         trainer = pl.Trainer(**trainer_args(method, accelerator))

@@ -73,15 +73,16 @@ def resolve(spec: SuiteSpec) -> Resolved:
         where = f"suite.methods[{i}]"
         check_method(m, where)
         cls = model_class(m.model, f"{where}.model")
-        models[m.name] = resolved_args(cls, m.model.init_args, f"{where}.model")
+        models[m.name] = resolved_args(cls, m.model.init_args, f"{where}.model.init_args")
         if m.requires is not None and not Path(m.requires).exists():
             skipped[m.name] = f"{m.requires} not found"
         if m.train_steps > 0:
             data = m.train_data or spec.train
-            dcls = data_class(data, f"{where}.train_data" if m.train_data else "suite.train")
+            dwhere = f"{where}.train_data" if m.train_data else "suite.train"
+            dcls = data_class(data, dwhere)
             args = {"seed": spec.seed, **data.init_args}
             train[m.name] = ClassSpec(
-                data.class_path, resolved_args(dcls, args, f"{where}.train_data")
+                data.class_path, resolved_args(dcls, args, f"{dwhere}.init_args")
             )
     return Resolved(spec, targets, train, models, skipped)
 

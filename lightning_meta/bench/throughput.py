@@ -114,7 +114,10 @@ def parse_args(argv: list[str]) -> ThroughputConfig:
     p.add_argument("--quick", action="store_true", help="1 warm-up, 1 timed meta-step")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--only", nargs="*", choices=ALGORITHMS, default=list(ALGORITHMS))
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     a = p.parse_args(argv)
+    if a.threads is not None:
+        torch.set_num_threads(a.threads)
     return ThroughputConfig(
         workload=Workload(model=a.model, queries=15),
         repeats=1 if a.quick else a.repeats,

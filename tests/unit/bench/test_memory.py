@@ -1,0 +1,53 @@
+"""Memory and meta-steps/s benchmarks on the tiny encoder (in-process: seconds)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lightning_meta.bench.memory import MemoryConfig, memory_lines, meta_step_memory, slope
+from lightning_meta.bench.throughput import ThroughputConfig, measure_meta_steps
+from lightning_meta.bench.workload import Workload, make_classifier, random_episode, vocab_size
+
+TINY = Workload(model="tiny", n_way=3, shots=2, queries=2, max_length=12)
+
+
+def test_slope() -> None:
+    assert slope([1.0, 2.0, 5.0, 10.0], [3.0, 5.0, 11.0, 21.0]) == pytest.approx(2.0)
+
+
+def test_random_episode_is_seeded_and_shaped() -> None:
+    model = make_classifier(TINY, "all", second_order=False)
+    a, b = random_episode(TINY, vocab_size(model)), random_episode(TINY, vocab_size(model))
+    assert a.support.input_ids.shape == (6, 12) and a.query.input_ids.shape == (6, 12)
+    assert a.support.input_ids.equal(b.support.input_ids)
+    assert sorted(a.support.labels.tolist()) == [0, 0, 1, 1, 2, 2]
+
+
+@pytest.mark.parametrize("first_order", [True, False])
+def test_meta_step_memory_in_process(first_order: bool) -> None:
+    r = meta_step_memory(MemoryConfig(workload=TINY), first_order=first_order, steps=2)
+    assert r["baseline"] > 0 and r["step"] >= 0
+
+
+@pytest.mark.slow  # four spawned children, each importing torch + transformers (minutes here)
+def test_memory_lines_spawn_children() -> None:
+    cfg = MemoryConfig(workload=TINY, steps=(1, 2))
+    lines = memory_lines(cfg)
+    names = [line.split(":")[0] for line in lines[1:]]
+    assert lines[0].startswith("# memory: model=tiny")
+    for key in ("fomaml_mem_2_vs_1_ratio", "maml2_mem_slope_mb_per_step", "maml2_mem_mb_steps_2",
+                "fomaml_mem_mb_steps_1", "mem_baseline_mb"):  # fmt: skip
+        assert key in names
+
+
+def test_meta_steps_per_s_every_algorithm() -> None:
+    cfg = ThroughputConfig(workload=TINY, meta_batch_size=2, warmup=0, repeats=1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = measure_meta_steps(cfg)
+    finally:
+        torch.set_num_threads(threads)
+    for algo in ("maml", "fomaml", "reptile", "protonet"):
+        assert out[f"meta_steps_per_s_{algo}"] > 0

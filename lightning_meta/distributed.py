@@ -24,6 +24,7 @@ manual module that does not is synchronised inside ``opt.step()`` instead.
 
 from __future__ import annotations
 
+import atexit
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
@@ -140,6 +141,15 @@ def gather_rows(rows: Tensor, all_gather: Callable[..., Any], world: int) -> Ten
     return everything[~torch.isnan(everything[:, 0])]
 
 
+def destroy_process_group() -> None:
+    """Tear the default process group down (at interpreter exit); a no-op without one."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+_exit_hook: list[bool] = []  # destroy_process_group registered with atexit (once per process)
+
+
 class MetaDDPStrategy(DDPStrategy):
     """Lightning's DDP strategy without the DDP wrapper: gradients are averaged explicitly.
 
@@ -183,6 +193,14 @@ class MetaDDPStrategy(DDPStrategy):
             start_method=start_method,
         )
         self._module_synced = False  # manual optimisation: grads reduced since the last step
+
+    def setup_distributed(self) -> None:
+        super().setup_distributed()
+        # Lightning destroys only NCCL groups at exit; a gloo group left alive can abort the
+        # process during interpreter shutdown ("terminate called without an active exception")
+        if not _exit_hook:
+            atexit.register(destroy_process_group)
+            _exit_hook.append(True)
 
     def configure_ddp(self) -> None:
         """No DistributedDataParallel wrapper; start every rank from rank 0's weights."""

@@ -21,6 +21,12 @@ Printed ``name: value`` lines:
   query pass needs no backward) on the query batch.
 - ``top1_inner_step_vs_full_ratio``: marginal cost of one more inner step adapting the top
   layer + head (bottom cached) / the same with the whole model adapting.
+- ``memory`` (:mod:`lightning_meta.bench.memory`, a fresh spawned process per point): peak
+  meta-step memory (RSS on CPU, allocated on CUDA) at 1, 2, 5, 10 inner steps for second-order
+  and first-order MAML; ``fomaml_mem_10_vs_1_ratio`` (target <= 1.10) and
+  ``maml2_mem_slope_mb_per_step``.
+- ``throughput`` (:mod:`lightning_meta.bench.throughput`): ``meta_steps_per_s_<algo>`` for
+  maml, fomaml, reptile and protonet, each module with its defaults, meta-batch of 4 tasks.
 Absolute times (ms) are printed as context.
 """
 
@@ -221,10 +227,35 @@ def measure_top1_inner_step(cfg: SpeedConfig, few: int = 1, many: int = 6) -> di
     }
 
 
+def measure_memory_vs_steps(cfg: SpeedConfig) -> dict[str, float]:
+    """Peak meta-step memory vs inner steps (1, 2, 5, 10), MAML vs FOMAML: bench/memory.py."""
+    from lightning_meta.bench.memory import MemoryConfig, measure_memory
+    from lightning_meta.bench.workload import Workload
+
+    w = Workload(cfg.model, cfg.n_way, cfg.shots, cfg.queries, cfg.max_length, cfg.seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return measure_memory(MemoryConfig(workload=w, device=device))
+
+
+def measure_meta_steps_per_s(cfg: SpeedConfig) -> dict[str, float]:
+    """Meta-steps/s of every algorithm's module (defaults): bench/throughput.py. Repeats:
+    ``repeats // 3`` (2 by default, 1 with --quick): a MiniLM meta-step takes seconds."""
+    from lightning_meta.bench.throughput import ThroughputConfig, measure_meta_steps
+    from lightning_meta.bench.workload import Workload
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    w = Workload(model=cfg.model, queries=15, max_length=cfg.max_length, seed=cfg.seed)
+    return measure_meta_steps(
+        ThroughputConfig(workload=w, warmup=1, repeats=max(1, cfg.repeats // 3), device=device)
+    )
+
+
 MEASUREMENTS: dict[str, Callable[[SpeedConfig], dict[str, float]]] = {
     "maml2": measure_maml2_vs_higher,
     "floor": measure_floor_ratios,
     "top1": measure_top1_inner_step,
+    "memory": measure_memory_vs_steps,
+    "throughput": measure_meta_steps_per_s,
 }
 
 

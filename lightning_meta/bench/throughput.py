@@ -38,6 +38,7 @@ class ThroughputConfig:
     warmup: int = 1
     repeats: int = 3
     algorithms: tuple[str, ...] = ALGORITHMS
+    device: str = "cpu"
 
 
 def build_module(algo: str, model: str) -> EpisodicModule:
@@ -72,21 +73,31 @@ def meta_step_fn(module: EpisodicModule, batch: list[Episode]) -> Callable[[], N
     return step
 
 
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
 def measure_meta_steps(cfg: ThroughputConfig) -> dict[str, float]:
     out: dict[str, float] = {}
     for algo in cfg.algorithms:
         torch.manual_seed(cfg.workload.seed)
-        module = build_module(algo, cfg.workload.model)
+        module = build_module(algo, cfg.workload.model).to(cfg.device)
         vocab = vocab_size(module.model)
-        batch = [random_episode(cfg.workload, vocab, i) for i in range(cfg.meta_batch_size)]
+        batch = [
+            random_episode(cfg.workload, vocab, i).to(cfg.device)
+            for i in range(cfg.meta_batch_size)
+        ]
         step = meta_step_fn(module, batch)
         for _ in range(cfg.warmup):
             step()
         times = []
         for _ in range(cfg.repeats):
             gc.collect()
+            _sync(cfg.device)
             t0 = time.perf_counter()
             step()
+            _sync(cfg.device)
             times.append(time.perf_counter() - t0)
         median = statistics.median(times)
         out[f"meta_steps_per_s_{algo}"] = 1.0 / median
@@ -100,7 +111,8 @@ def throughput_lines(cfg: ThroughputConfig) -> list[str]:
     head = (
         f"# meta-steps/s: model={w.model}, module defaults (adapt top1, 5 inner steps), "
         f"meta-batch {cfg.meta_batch_size} x {w.n_way}-way {w.shots}-shot {w.queries} "
-        f"queries/class, max_length={w.max_length}, threads={torch.get_num_threads()}, "
+        f"queries/class, max_length={w.max_length}, device={cfg.device}, "
+        f"threads={torch.get_num_threads()}, "
         f"median of {cfg.repeats}"
     )
     return [head] + [f"{k}: {v:.3f}" for k, v in measure_meta_steps(cfg).items()]
@@ -122,6 +134,7 @@ def parse_args(argv: list[str]) -> ThroughputConfig:
         workload=Workload(model=a.model, queries=15),
         repeats=1 if a.quick else a.repeats,
         algorithms=tuple(a.only),
+        device="cuda" if torch.cuda.is_available() else "cpu",
     )
 
 

@@ -51,8 +51,19 @@ def device_info(device: torch.device) -> dict[str, Any]:
         info["name"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda
     else:
-        info["name"] = platform.processor() or platform.machine()
+        info["name"] = cpu_name()
     return info
+
+
+def cpu_name() -> str:
+    """The CPU model (Linux /proc/cpuinfo), else the platform's processor or machine."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def environment(device: torch.device, argv: list[str]) -> dict[str, Any]:

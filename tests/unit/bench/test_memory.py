@@ -51,3 +51,19 @@ def test_meta_steps_per_s_every_algorithm() -> None:
         torch.set_num_threads(threads)
     for algo in ("maml", "fomaml", "reptile", "protonet"):
         assert out[f"meta_steps_per_s_{algo}"] > 0
+
+
+def test_speed_command_has_memory_and_throughput_groups() -> None:
+    from lightning_meta.bench.speed import MEASUREMENTS, SpeedConfig, parse_args
+
+    assert {"memory", "throughput"} <= set(MEASUREMENTS)
+    cfg, only = parse_args(["--only", "memory", "throughput", "--quick"])
+    assert only == ["memory", "throughput"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = MEASUREMENTS["throughput"](SpeedConfig(model="tiny", max_length=12, repeats=1))
+    finally:
+        torch.set_num_threads(threads)
+    assert set(out) == {f"{p}_{a}" for p in ("meta_steps_per_s", "meta_step_s")
+                        for a in ("maml", "fomaml", "reptile", "protonet")}  # fmt: skip

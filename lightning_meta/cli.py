@@ -80,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
-    os.environ.setdefault("WANDB_MODE", "offline")
+    from lightning_meta.callbacks.tracking import wandb_api_key_configured
+
+    if not wandb_api_key_configured():  # never prompt, never block on the network
+        os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -178,13 +178,18 @@ class MetaCLI(LightningCLI):
 
 
 def make_cli(args: list[str], run: bool = True) -> MetaCLI:
+    from lightning_meta.callbacks.tracking import LoggedSaveConfig
+    from lightning_meta.distributed import register_strategy
+
     check_config_files(args)
+    register_strategy()  # `--trainer.strategy meta_ddp` by name
     return MetaCLI(
         model_class=EpisodicModule,
         datamodule_class=pl.LightningDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
         trainer_defaults=TRAINER_DEFAULTS,
+        save_config_callback=LoggedSaveConfig,  # resolved config to every logger
         save_config_kwargs={"overwrite": True},
         parser_kwargs=PARSER_KWARGS if run else {"exit_on_error": False},
         args=args,

@@ -307,7 +307,16 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
         checkpoint["lightning_meta"] = {
             "class_path": f"{type(self).__module__}.{type(self).__qualname__}",
             "algorithm": self.algorithm,
+            "nonfinite": {
+                "skips": int(self.nonfinite_skips),
+                "consecutive": int(self._consecutive_skips),
+            },
         }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("lightning_meta", {}).get("nonfinite", {})
+        self.nonfinite_skips = int(state.get("skips", 0))
+        self._consecutive_skips = int(state.get("consecutive", 0))
 
     def learned_inner_lrs(self) -> dict[str, float]:
         if self.inner_lrs is None:

@@ -27,7 +27,9 @@ class NonFiniteError(ConfigError):
 
 
 def first_bad_inner_step(
-    model: EpisodicClassifier, episode: Episode, inner: InnerLoopConfig,
+    model: EpisodicClassifier,
+    episode: Episode,
+    inner: InnerLoopConfig,
     inner_lrs: nn.ParameterDict | None,
 ) -> tuple[int, float] | None:
     """Replay the inner loop (no outer graph) and return (step, support loss) of the first
@@ -61,7 +63,9 @@ class NonFiniteGuard:
     _consecutive_skips: int = 0
     nonfinite_skips: int = 0
 
-    def check_losses(self, batch: Sequence[Episode], outs: Sequence[TaskOutput], loss: Tensor, step: int) -> bool:
+    def check_losses(
+        self, batch: Sequence[Episode], outs: Sequence[TaskOutput], loss: Tensor, step: int
+    ) -> bool:
         """True when every inner and outer loss is finite; otherwise raise or count a skip."""
         if bool(torch.isfinite(loss.detach())):
             return True
@@ -75,11 +79,18 @@ class NonFiniteGuard:
                 if bad is not None:
                     where = f"inner support loss at inner step {bad[0]} (loss={bad[1]})"
             value = float(out.support_loss if inner_bad else out.loss.detach())
-            return self._nonfinite(f"episode {ep.index} ({ep.split}) at global step {step}: {where}, value {value}")
+            return self._nonfinite(
+                f"episode {ep.index} ({ep.split}) at global step {step}: {where}, value {value}"
+            )
         return self._nonfinite(f"outer loss at global step {step}: {float(loss.detach())}")
 
     def check_grads(self, params: Sequence[tuple[str, nn.Parameter]], step: int) -> bool:
-        """True when every gradient is finite; otherwise raise, or drop the grads (skip)."""
+        """True when every gradient is finite; otherwise raise, or drop the grads (skip).
+
+        A call with no gradient at all (Lightning still runs this hook after a skipped
+        training_step) neither resets nor counts the consecutive-skip counter."""
+        if all(p.grad is None for _, p in params):
+            return True
         for name, p in params:
             if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
                 ok = self._nonfinite(f"gradient of {name} at global step {step} is not finite")
@@ -104,4 +115,3 @@ class NonFiniteGuard:
                 f"non-finite (last: {what}); lower the learning rates or raise max_nonfinite_skips"
             )
         return False
-

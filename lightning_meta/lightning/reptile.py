@@ -11,6 +11,7 @@ from torch import Tensor
 from lightning_meta.algorithms import reptile_task
 from lightning_meta.data.episode import Episode
 from lightning_meta.lightning.base import EpisodicModule
+from lightning_meta.resolve import ConfigError
 
 
 class Reptile(EpisodicModule):
@@ -46,11 +47,24 @@ class Reptile(EpisodicModule):
                 the Trainer's gradient_clip_val).
         """
         super().__init__(
-            backbone=backbone, pooling=pooling, adapt=adapt, head_init=head_init, n_way=n_way,
-            inner_steps=inner_steps, inner_lr=inner_lr, eval_inner_steps=eval_inner_steps,
-            optimizer=optimizer, scheduler=scheduler, on_nonfinite=on_nonfinite,
+            backbone=backbone,
+            pooling=pooling,
+            adapt=adapt,
+            head_init=head_init,
+            n_way=n_way,
+            inner_steps=inner_steps,
+            inner_lr=inner_lr,
+            eval_inner_steps=eval_inner_steps,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            on_nonfinite=on_nonfinite,
             max_nonfinite_skips=max_nonfinite_skips,
         )
+        if inner_steps < 1:
+            raise ConfigError(
+                "model.inner_steps: Reptile needs at least one inner step (with 0 the meta-update "
+                "is always zero); set model.init_args.inner_steps >= 1"
+            )
         self.automatic_optimization = False
         self.gradient_clip_val = gradient_clip_val
 
@@ -84,7 +98,9 @@ class Reptile(EpisodicModule):
             self.log("train/nonfinite_skips", float(self.nonfinite_skips))
             return loss.detach()
         if self.gradient_clip_val is not None:
-            self.clip_gradients(opt, gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm="norm")  # type: ignore[arg-type]
+            self.clip_gradients(
+                opt, gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm="norm"
+            )  # type: ignore[arg-type]
         opt.step()  # type: ignore[union-attr]
         sched = self.lr_schedulers()
         if sched is not None:

@@ -37,8 +37,15 @@ def test_error_names_episode_and_inner_step() -> None:
 
 
 def test_skip_counts_and_stops_after_max() -> None:
-    m = MAML(backbone="tiny", n_way=3, inner_steps=2, inner_lr=1e30, first_order=True,
-             on_nonfinite="skip", max_nonfinite_skips=2)
+    m = MAML(
+        backbone="tiny",
+        n_way=3,
+        inner_steps=2,
+        inner_lr=1e30,
+        first_order=True,
+        on_nonfinite="skip",
+        max_nonfinite_skips=2,
+    )
     assert m.training_step([episode(3)], 0) is None
     assert m.training_step([episode(4)], 1) is None
     assert m.nonfinite_skips == 2
@@ -76,3 +83,37 @@ def test_reptile_skip_leaves_parameters_untouched() -> None:
 def test_bad_guard_config(bad: dict) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):
         MAML(backbone="tiny", **bad)
+
+
+def test_hook_after_skipped_step_does_not_reset_consecutive_count() -> None:
+    """Lightning runs on_before_optimizer_step even when training_step returned None."""
+    m = MAML(
+        backbone="tiny",
+        n_way=3,
+        inner_steps=2,
+        inner_lr=1e30,
+        first_order=True,
+        on_nonfinite="skip",
+        max_nonfinite_skips=1,
+    )
+    assert m.training_step([episode(3)], 0) is None
+    assert m.check_grads(list(m.named_parameters()), step=0)  # no grads at all
+    with pytest.raises(NonFiniteError, match="max_nonfinite_skips"):
+        m.training_step([episode(4)], 1)
+
+
+def test_skip_counters_survive_checkpoint_roundtrip() -> None:
+    m = MAML(
+        backbone="tiny",
+        n_way=3,
+        inner_steps=2,
+        inner_lr=1e30,
+        first_order=True,
+        on_nonfinite="skip",
+    )
+    m.training_step([episode(3)], 0)
+    ckpt: dict = {}
+    m.on_save_checkpoint(ckpt)
+    fresh = MAML(backbone="tiny", n_way=3, on_nonfinite="skip")
+    fresh.on_load_checkpoint(ckpt)
+    assert (fresh.nonfinite_skips, fresh._consecutive_skips) == (1, 1)

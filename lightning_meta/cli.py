@@ -20,6 +20,7 @@ LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 TOOL_COMMANDS: dict[str, str] = {
     "evaluate": "lightning_meta.evaluate:main",
     "report": "lightning_meta.report:main",
+    "export": "lightning_meta.export_cli:main",
 }
 GROUP_COMMANDS: dict[str, dict[str, str]] = {
     "data": {"describe": "lightning_meta.data.describe:main"},
@@ -34,6 +35,7 @@ USAGE = (
     "       lightning-meta data describe SOURCE [options]\n"
     "       lightning-meta evaluate --model DIR_OR_CKPT --data SOURCE [--episodes N]\n"
     "       lightning-meta report --export DIR [options]\n"
+    "       lightning-meta export --ckpt FILE --out DIR [--config RUN/config.yaml]\n"
     "       lightning-meta bench {data,speed,accuracy} [options]\n"
     "add --debug to any command to see full tracebacks"
 )

@@ -222,3 +222,26 @@ def test_evaluate_command_prints_acc_and_f1(
         assert rc == 0
         out = capsys.readouterr().out
         assert "acc: " in out and "f1: " in out and "± " in out and "4 episodes" in out
+
+
+def test_export_command_from_checkpoint(tmp_path: Path, tiny_csv: Path) -> None:
+    from transformers import AutoModel
+
+    cfg = write_config(tmp_path, tiny_csv, MODELS["reptile"])
+    assert main(["fit", "--config", str(cfg)]) == 0
+    out = tmp_path / "exported"
+    rc = main(
+        [
+            "export",
+            "--ckpt",
+            str(tmp_path / "ckpt" / "last.ckpt"),
+            "--config",
+            str(cfg),
+            "--out",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    meta = json.loads((out / "meta_learning.json").read_text())
+    assert meta["algorithm"] == "reptile" and meta["config"]["data"]["init_args"]["n_way"] == 3
+    assert AutoModel.from_pretrained(out).config.hidden_size == 32

@@ -14,7 +14,9 @@ backend one more forward (it computes the prototypes in a separate pass); the ex
 Printed ``name: value`` lines:
 - ``maml2_vs_higher_time_ratio`` / ``maml2_vs_higher_max_grad_diff``: full-model second-order
   MAML, 1 inner step, meta-step (inner loop + outer backward) ours / higher's, same episode,
-  same weights, eager attention; and the largest gradient difference between the two.
+  same weights, eager attention; and the largest gradient difference between the two (with a
+  zero head the encoder gets no inner update in that one step, so the difference is also shown
+  once for the prototype head, where it does).
 - ``fomaml_vs_floor_ratio`` / ``reptile_vs_floor_ratio``: full-model meta-step with ``--steps``
   inner steps / the same passes done plainly: ``steps`` forward+backward on the support batch
   plus one forward+backward (FOMAML) or one forward (Reptile: every parameter adapts, so its
@@ -120,35 +122,46 @@ def _zero_grads(model: torch.nn.Module) -> None:
         p.grad = None
 
 
+def maml2_meta_grads(
+    model: EpisodicClassifier, episode: Episode, backend: str
+) -> dict[str, torch.Tensor]:
+    """One full second-order MAML meta-step (1 inner step); returns the meta-gradients."""
+    inner = InnerLoopConfig(steps=1, lr=1e-3, backend=backend)  # type: ignore[arg-type]
+    _zero_grads(model)
+    maml_task(model, episode, inner, with_loss_before=False).loss.backward()
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def max_grad_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    assert a.keys() == b.keys()
+    return max(float((a[n] - b[n]).abs().max()) for n in a)
+
+
 def measure_maml2_vs_higher(cfg: SpeedConfig) -> dict[str, float]:
     model = make_model(cfg, "all", attn="eager")
     episode = random_episode(cfg, _vocab(model))
     grads: dict[str, dict[str, torch.Tensor]] = {}
 
     def step(backend: str) -> Callable[[], object]:
-        inner = InnerLoopConfig(steps=1, lr=1e-3, backend=backend)  # type: ignore[arg-type]
-
         def run() -> None:
-            _zero_grads(model)
-            maml_task(model, episode, inner, with_loss_before=False).loss.backward()
-            grads[backend] = {
-                n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None
-            }
+            grads[backend] = maml2_meta_grads(model, episode, backend)
 
         return run
 
     t = interleaved_medians(
         {"ours": step("func"), "higher": step("higher")}, cfg.warmup, cfg.repeats
     )
-    ours, ref = grads["func"], grads["higher"]
-    assert ours.keys() == ref.keys()
-    diff = max(float((ours[n] - ref[n]).abs().max()) for n in ours)
-    return {
+    out = {
         "maml2_vs_higher_time_ratio": t["ours"] / t["higher"],
-        "maml2_vs_higher_max_grad_diff": diff,
+        "maml2_vs_higher_max_grad_diff": max_grad_diff(grads["func"], grads["higher"]),
         "maml2_ours_ms": 1e3 * t["ours"],
         "maml2_higher_ms": 1e3 * t["higher"],
     }
+    if cfg.head_init == "zero":  # the encoder also moves in the inner step with this head
+        proto = make_model(cfg, "all", attn="eager", head_init="prototype")
+        ours, ref = (maml2_meta_grads(proto, episode, b) for b in ("func", "higher"))
+        out["maml2_prototype_head_max_grad_diff"] = max_grad_diff(ours, ref)
+    return out
 
 
 def plain_passes(
@@ -234,7 +247,7 @@ def measure_memory_vs_steps(cfg: SpeedConfig) -> dict[str, float]:
 
     w = Workload(cfg.model, cfg.n_way, cfg.shots, cfg.queries, cfg.max_length, cfg.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    return measure_memory(MemoryConfig(workload=w, device=device))
+    return measure_memory(MemoryConfig(workload=w, head_init=cfg.head_init, device=device))
 
 
 def measure_meta_steps_per_s(cfg: SpeedConfig) -> dict[str, float]:
@@ -265,7 +278,8 @@ def parse_args(argv: list[str]) -> tuple[SpeedConfig, list[str]]:
     )
     p.add_argument("--model", default="minilm", help="alias, local directory or hub name")
     p.add_argument("--quick", action="store_true", help="1 warm-up, 3 repeats")
-    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--repeats", type=int, default=None, help="default 7 (3 with --quick)")
+    p.add_argument("--warmup", type=int, default=None, help="default 2 (1 with --quick)")
     p.add_argument("--steps", type=int, default=5, help="inner steps for the floor ratios")
     p.add_argument("--head-init", choices=["prototype", "zero"], default="zero")
     p.add_argument("--max-length", type=int, default=48)
@@ -276,8 +290,8 @@ def parse_args(argv: list[str]) -> tuple[SpeedConfig, list[str]]:
         max_length=a.max_length,
         steps=a.steps,
         head_init=a.head_init,
-        warmup=1 if a.quick else 2,
-        repeats=3 if a.quick else a.repeats,
+        warmup=a.warmup if a.warmup is not None else (1 if a.quick else 2),
+        repeats=a.repeats if a.repeats is not None else (3 if a.quick else 7),
     )
     return cfg, a.only
 

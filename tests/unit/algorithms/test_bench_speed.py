@@ -11,6 +11,7 @@ from lightning_meta.bench import speed
 from lightning_meta.models import tiny_encoder
 
 
+@pytest.mark.slow  # tens of seconds on a busy 2-core machine
 def test_bench_speed_prints_every_ratio(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model_dir = tmp_path / "tiny"
     tiny_encoder().save_pretrained(model_dir)

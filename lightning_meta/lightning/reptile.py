@@ -20,7 +20,10 @@ class Reptile(EpisodicModule):
     For adapted parameters the meta-"gradient" is ``theta - phi`` averaged over the tasks, so an
     SGD meta-optimizer with learning rate eps performs ``theta += eps * mean(phi - theta)``.
     Parameters the inner loop holds fixed receive the first-order query-loss gradient at phi.
-    Default meta-optimizer: SGD with lr 0.1 (Reptile's outer step size).
+    Default meta-optimizer: AdamW with lr 3e-5, the Reptile direction treated as a gradient
+    (Nichol et al. 2018, sec. 6). Plain SGD with lr eps is the textbook update, but on a pretrained
+    transformer the first-order query gradients of the fixed layers then move them far too fast
+    (measured: SGD 0.1 fell below the frozen encoder after 30 meta-steps).
     """
 
     algorithm = "reptile"
@@ -71,7 +74,7 @@ class Reptile(EpisodicModule):
     def configure_optimizers(self):  # type: ignore[no-untyped-def]
         if self.optimizer_factory is None:
             params = [p for p in self.parameters() if p.requires_grad]
-            return torch.optim.SGD(params, lr=0.1)
+            return torch.optim.AdamW(params, lr=3e-5, weight_decay=0.0)
         return super().configure_optimizers()
 
     def meta_gradients(self, batch: list[Episode]) -> tuple[dict[str, Tensor], list]:

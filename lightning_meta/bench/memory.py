@@ -3,19 +3,29 @@
 Each point (algorithm, inner steps) runs in a fresh ``spawn`` child process, so allocator
 caches and earlier graphs never leak from one point into the next. In the child: build the
 model (MiniLM-L6 by default, every parameter adapted: the case where second-order memory grows
-with the unrolled inner loop) and one random 5-way 5-shot 5-query episode, then
+with the unrolled inner loop; zero-initialised per-episode head by default, as in
+``bench speed``) and one random 5-way 5-shot 5-query episode; run the meta-step once as a
+warm-up (lazy buffers, thread pools) and free it (``gc`` + glibc ``malloc_trim``); then
 
 - CPU: record the resident set size, reset the kernel's peak-RSS mark (``/proc/self/clear_refs``
   = 5; without it, ``ru_maxrss`` before/after), run one meta-step (inner loop + outer
   backward), read the peak (``VmHWM``). Reported: peak - baseline, the meta-step's own memory.
+  The child starts with ``MALLOC_MMAP_THRESHOLD_=65536`` so that glibc serves every block of
+  64 KiB or more by ``mmap``: freed tensors leave the RSS at once, and the peak counts live
+  memory rather than heap fragmentation.
 - CUDA: ``torch.cuda.max_memory_allocated`` - ``memory_allocated`` before the meta-step.
+
+With the prototype head (``--head-init prototype``), first-order MAML keeps the first support
+pass's graph until the outer backward (the outer gradient of the head initialisation), so with
+2+ inner steps one more support pass is alive at the peak than with 1: a constant, not a slope.
 
 Printed ``name: value`` lines (MB = 2**20 bytes):
 - ``maml2_mem_mb_steps_<k>`` / ``fomaml_mem_mb_steps_<k>`` for k in 1, 2, 5, 10;
 - ``fomaml_mem_10_vs_1_ratio``: first-order memory at 10 inner steps / at 1 (target <= 1.10:
   first-order MAML keeps no graph across inner steps);
 - ``maml2_mem_slope_mb_per_step``: least-squares slope of second-order memory per extra step;
-- ``maml2_mem_10_vs_1_ratio`` and ``mem_baseline_mb`` (model + inputs) as context.
+- ``maml2_mem_10_vs_1_ratio``, ``fomaml_mem_slope_mb_per_step`` and ``mem_baseline_mb``
+  (model + inputs) as context.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import contextlib
 import ctypes
 import gc
 import multiprocessing as mp
+import os
 import resource
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,6 +48,7 @@ from lightning_meta.bench.workload import Workload, make_classifier, random_epis
 __all__ = ["MemoryConfig", "main", "measure_memory", "memory_lines"]
 
 MB = 2.0**20
+MMAP_ENV = "MALLOC_MMAP_THRESHOLD_"
 STEPS = (1, 2, 5, 10)
 
 
@@ -44,6 +56,7 @@ STEPS = (1, 2, 5, 10)
 class MemoryConfig:
     workload: Workload = Workload()
     adapt: str = "all"
+    head_init: str = "zero"
     steps: tuple[int, ...] = STEPS
     device: str = "cpu"
     threads: int = 1
@@ -89,16 +102,16 @@ def meta_step_memory(cfg: MemoryConfig, first_order: bool, steps: int) -> dict[s
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.workload.seed)
     device = torch.device(cfg.device)
-    model = make_classifier(cfg.workload, cfg.adapt, second_order=not first_order).to(device)
+    model = make_classifier(cfg.workload, cfg.adapt, not first_order, cfg.head_init).to(device)
     episode = random_episode(cfg.workload, vocab_size(model)).to(device)
     inner = InnerLoopConfig(steps=steps, lr=1e-3, first_order=first_order)
 
     def step() -> None:
         maml_task(model, episode, inner, with_loss_before=False).loss.backward()
+        model.zero_grad(set_to_none=True)
 
-    # warm-up: one meta-step with 1 inner step initialises lazy buffers (thread pools, kernels)
-    maml_task(model, episode, replace(inner, steps=1), with_loss_before=False).loss.backward()
-    model.zero_grad(set_to_none=True)
+    # warm-up: the identical meta-step once (lazy buffers, thread pools, kernel choices)
+    step()
     _release_freed_memory()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -129,7 +142,17 @@ def in_fresh_process(cfg: MemoryConfig, first_order: bool, steps: int) -> dict[s
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(cfg, first_order, steps, queue))
-    proc.start()
+    # glibc: serve every block >= 64 KiB by mmap, so freed tensors leave the RSS at once and
+    # the peak counts live memory, not heap fragmentation (set for the child's start only)
+    old = os.environ.get(MMAP_ENV)
+    os.environ[MMAP_ENV] = str(64 * 1024)
+    try:
+        proc.start()
+    finally:
+        if old is None:
+            del os.environ[MMAP_ENV]
+        else:
+            os.environ[MMAP_ENV] = old
     try:
         result: dict[str, float] = queue.get(timeout=1800)
     finally:
@@ -171,7 +194,8 @@ def measure_memory(cfg: MemoryConfig) -> dict[str, float]:
 def memory_lines(cfg: MemoryConfig) -> list[str]:
     w = cfg.workload
     head = (
-        f"# memory: model={w.model} adapt={cfg.adapt} {w.n_way}-way {w.shots}-shot {w.queries} "
+        f"# memory: model={w.model} adapt={cfg.adapt} head_init={cfg.head_init} {w.n_way}-way "
+        f"{w.shots}-shot {w.queries} "
         f"queries/class max_length={w.max_length}, device={cfg.device}; one meta-step per fresh "
         f"process, {'peak allocated' if cfg.device == 'cuda' else 'peak RSS'} minus baseline"
     )
@@ -184,13 +208,17 @@ def parse_args(argv: list[str]) -> MemoryConfig:
     )
     p.add_argument("--model", default="minilm", help="alias, local directory, hub name or 'tiny'")
     p.add_argument("--adapt", default="all", help="what the inner loop adapts (default: all)")
+    p.add_argument("--head-init", choices=["zero", "prototype"], default="zero")
     p.add_argument("--max-length", type=int, default=48)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--quick", action="store_true", help="max_length 32")
     a = p.parse_args(argv)
     device = a.device if a.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     cfg = MemoryConfig(
-        workload=Workload(model=a.model, max_length=a.max_length), adapt=a.adapt, device=device
+        workload=Workload(model=a.model, max_length=a.max_length),
+        adapt=a.adapt,
+        head_init=a.head_init,
+        device=device,
     )
     return replace(cfg, workload=replace(cfg.workload, max_length=32)) if a.quick else cfg
 

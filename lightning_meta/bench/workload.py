@@ -49,11 +49,13 @@ def vocab_size(model: EpisodicClassifier) -> int:
     return int(getattr(model.encoder.config, "vocab_size"))  # noqa: B009
 
 
-def make_classifier(w: Workload, adapt: str, second_order: bool) -> EpisodicClassifier:
+def make_classifier(
+    w: Workload, adapt: str, second_order: bool, head_init: str = "prototype"
+) -> EpisodicClassifier:
     """Encoder (eager attention for second order) + per-episode head; dropout off."""
     encoder: torch.nn.Module
     if w.model == "tiny":
         encoder = tiny_encoder(seed=w.seed)
     else:
         encoder = load_encoder(w.model, attn_implementation="eager" if second_order else None)
-    return EpisodicClassifier(encoder.eval(), adapt=adapt, head_init="prototype")
+    return EpisodicClassifier(encoder.eval(), adapt=adapt, head_init=head_init)  # type: ignore[arg-type]

@@ -37,7 +37,7 @@ apt-data:
 
 train: install ## Meta-train MiniLM-L6 on WordNet (offline), select, export, print the results table
 	$(VENV)/bin/lightning-meta fit --config configs/experiment/default.yaml
-	$(VENV)/bin/lightning-meta report --export runs/default/export --episodes 300 --sentiment-episodes 200
+	$(VENV)/bin/lightning-meta report --export runs/default/export --episodes 300 --sentiment-episodes 100
 
 test: install ## Run the test suite (fast tests; slow ones are behind `make test-slow`)
 	$(PY) -m pytest -q -x --durations=15

@@ -165,6 +165,9 @@ def build_episodes(resolved: Resolved, log: Callable[[str], None]) -> dict[str, 
 
 def _train(module: EpisodicModule, m: MethodSpec, resolved: Resolved, device: torch.device,
            clock: Clock, run: SuiteRun, where: str, log: Callable[[str], None]) -> None:  # fmt: skip
+    per_step = clock.train_s / clock.train_n if clock.train_n else None
+    est = f" (estimate {per_step * m.train_steps:.0f}s)" if per_step is not None else ""
+    log(f"[{m.name}] meta-training {m.train_steps} steps{est}")
     t0 = time.perf_counter()
     meta_train(module, m, resolved.train[m.name], resolved.spec.seed, device.type, where)
     dt = time.perf_counter() - t0

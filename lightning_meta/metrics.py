@@ -33,7 +33,9 @@ class MeanCI:
 
 def mean_ci(values: Sequence[float] | Tensor) -> MeanCI:
     """Mean and 95% CI half-width of per-episode scores."""
-    t = torch.as_tensor(list(values) if not isinstance(values, Tensor) else values, dtype=torch.float64)
+    t = torch.as_tensor(
+        list(values) if not isinstance(values, Tensor) else values, dtype=torch.float64
+    )
     n = int(t.numel())
     if n == 0:
         raise ValueError("mean_ci: no values (did the evaluation run any episode?)")

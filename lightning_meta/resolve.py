@@ -65,10 +65,14 @@ def resolve_pretrained(name_or_path: str, field: str = "model") -> str:
     path = Path(name_or_path).expanduser()
     if path.exists():
         if path.is_dir() and not (path / "config.json").exists() and field == "model":
-            raise ConfigError(f"{field}: directory {path} has no config.json; point it at a saved model directory")
+            raise ConfigError(
+                f"{field}: directory {path} has no config.json; point it at a saved model directory"
+            )
         return str(path)
     if name_or_path.startswith((".", "/", "~")):
-        raise ConfigError(f"{field}: path {name_or_path} does not exist; check the path or use 'minilm'")
+        raise ConfigError(
+            f"{field}: path {name_or_path} does not exist; check the path or use 'minilm'"
+        )
     if not hub_reachable():
         raise ConfigError(
             f"{field}: '{name_or_path}' is not a local path and the Hugging Face hub is unreachable "

@@ -45,7 +45,9 @@ def tiny_csv(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Each test session shares one cache dir under pytest's tmp (never ~/.cache)."""
     cache = tmp_path_factory.getbasetemp() / "lm_cache"
     cache.mkdir(exist_ok=True)

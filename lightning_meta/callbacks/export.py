@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 META_FILE = "meta_learning.json"
 
 
-def export_module(module: Any, out_dir: str | Path, tokenizer: str | None, extra: dict[str, Any]) -> Path:
+def export_module(
+    module: Any, out_dir: str | Path, tokenizer: str | None, extra: dict[str, Any]
+) -> Path:
     """Write ``module.model.encoder`` (save_pretrained), its tokenizer and meta_learning.json.
 
     The directory loads with plain ``AutoModel.from_pretrained(out_dir)``.
@@ -30,7 +32,9 @@ def export_module(module: Any, out_dir: str | Path, tokenizer: str | None, extra
     encoder = module.model.encoder
     encoder.save_pretrained(out, safe_serialization=True)
     if tokenizer is not None:
-        AutoTokenizer.from_pretrained(resolve_pretrained(tokenizer, field="tokenizer")).save_pretrained(out)
+        AutoTokenizer.from_pretrained(
+            resolve_pretrained(tokenizer, field="tokenizer")
+        ).save_pretrained(out)
     hp = dict(module.hparams)
     meta = {
         "algorithm": module.algorithm,
@@ -45,7 +49,9 @@ def export_module(module: Any, out_dir: str | Path, tokenizer: str | None, extra
             "learned_inner_lrs": module.learned_inner_lrs(),
         },
         "n_way": module.n_way,
-        "hyperparameters": {k: v for k, v in hp.items() if isinstance(v, (str, int, float, bool, type(None)))},
+        "hyperparameters": {
+            k: v for k, v in hp.items() if isinstance(v, (str, int, float, bool, type(None)))
+        },
         **extra,
     }
     tmp = out / (META_FILE + ".tmp")
@@ -80,13 +86,17 @@ class HFExport(pl.Callback):
         backup = {k: v.detach().clone() for k, v in module.state_dict().items()}
         module.load_state_dict(state)
         dm = trainer.datamodule  # type: ignore[attr-defined]
-        tokenizer = self.tokenizer or getattr(dm, "tokenizer_name", None) or getattr(dm, "tokenizer", None)
+        tokenizer = (
+            self.tokenizer or getattr(dm, "tokenizer_name", None) or getattr(dm, "tokenizer", None)
+        )
         if not isinstance(tokenizer, str):
             tokenizer = None
         out = Path(self.dirpath) if self.dirpath else Path(trainer.log_dir or ".") / "export"
         extra = {
             "best_checkpoint": best_path,
-            "best_val_score": float(best_score) if isinstance(best_score, torch.Tensor) else best_score,
+            "best_val_score": float(best_score)
+            if isinstance(best_score, torch.Tensor)
+            else best_score,
             "monitor": getattr(ckpt_cb, "monitor", None),
             "seed": int(os.environ.get("PL_GLOBAL_SEED", "-1")),
             "global_step": trainer.global_step,

@@ -31,8 +31,13 @@ class FineTune(EpisodicModule):
         inner_lr: float = 1e-2,
     ) -> None:
         super().__init__(
-            backbone=backbone, pooling=pooling, adapt=adapt, head_init=head_init, n_way=n_way,
-            inner_steps=inner_steps, inner_lr=inner_lr,
+            backbone=backbone,
+            pooling=pooling,
+            adapt=adapt,
+            head_init=head_init,
+            n_way=n_way,
+            inner_steps=inner_steps,
+            inner_lr=inner_lr,
         )
 
     def on_fit_start(self) -> None:

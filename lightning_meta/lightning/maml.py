@@ -50,15 +50,27 @@ class MAML(EpisodicModule):
         self.second_order = not first_order
         self.algorithm = "fomaml" if first_order else "maml"
         super().__init__(
-            backbone=backbone, pooling=pooling, adapt=adapt, head_init=head_init, n_way=n_way,
-            inner_steps=inner_steps, inner_lr=inner_lr, learn_inner_lr=learn_inner_lr,
-            eval_inner_steps=eval_inner_steps, backend=backend, optimizer=optimizer,
-            scheduler=scheduler, on_nonfinite=on_nonfinite, max_nonfinite_skips=max_nonfinite_skips,
+            backbone=backbone,
+            pooling=pooling,
+            adapt=adapt,
+            head_init=head_init,
+            n_way=n_way,
+            inner_steps=inner_steps,
+            inner_lr=inner_lr,
+            learn_inner_lr=learn_inner_lr,
+            eval_inner_steps=eval_inner_steps,
+            backend=backend,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            on_nonfinite=on_nonfinite,
+            max_nonfinite_skips=max_nonfinite_skips,
         )
 
     def meta_loss(self, batch: list[Episode]) -> tuple[Tensor, list]:
         """Mean post-adaptation query loss over the tasks of one meta-batch."""
-        outs = [maml_task(self.model, ep, self.inner, self.inner_lrs, training=True) for ep in batch]
+        outs = [
+            maml_task(self.model, ep, self.inner, self.inner_lrs, training=True) for ep in batch
+        ]
         loss = torch.stack([o.loss for o in outs]).mean()
         return loss, outs
 

@@ -38,9 +38,16 @@ class ProtoNet(EpisodicModule):
             distance: squared euclidean distance (Snell et al.) or cosine similarity.
         """
         super().__init__(
-            backbone=backbone, pooling=pooling, adapt="head", n_way=n_way, inner_steps=0,
-            eval_inner_steps=0, optimizer=optimizer, scheduler=scheduler,
-            on_nonfinite=on_nonfinite, max_nonfinite_skips=max_nonfinite_skips,
+            backbone=backbone,
+            pooling=pooling,
+            adapt="head",
+            n_way=n_way,
+            inner_steps=0,
+            eval_inner_steps=0,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            on_nonfinite=on_nonfinite,
+            max_nonfinite_skips=max_nonfinite_skips,
         )
         self.distance: Literal["euclidean", "cosine"] = distance
 

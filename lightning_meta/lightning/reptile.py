@@ -102,8 +102,10 @@ class Reptile(EpisodicModule):
             return loss.detach()
         if self.gradient_clip_val is not None:
             self.clip_gradients(
-                opt, gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm="norm"
-            )  # type: ignore[arg-type]
+                opt,  # type: ignore[arg-type]
+                gradient_clip_val=self.gradient_clip_val,
+                gradient_clip_algorithm="norm",
+            )
         opt.step()  # type: ignore[union-attr]
         sched = self.lr_schedulers()
         if sched is not None:

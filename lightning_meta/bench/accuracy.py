@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's); 1 is fastest on a shared machine")  # fmt: skip
+    p.add_argument("--methods", nargs="+", default=None, metavar="NAME",
+                   help="run only these methods (by name); each row is independent of the others")  # fmt: skip
     p.add_argument(
         "--dry-run", action="store_true", help="validate, write config.yaml, run nothing"
     )
@@ -117,6 +120,12 @@ def main(argv: list[str]) -> int:
 
 def run(a: argparse.Namespace, argv: list[str]) -> int:
     spec = load_suite(a.suite, quick=a.quick)
+    if a.methods is not None:
+        known = [m.name for m in spec.methods]
+        for name in a.methods:
+            if name not in known:
+                raise ConfigError(f"methods: unknown method '{name}' (known: {', '.join(known)})")
+        spec = dataclasses.replace(spec, methods=[m for m in spec.methods if m.name in a.methods])
     device = pick_device(a.device)
     resolved = resolve(spec)
     out = Path(a.out or f"runs/bench/{spec.name}{'-quick' if a.quick else ''}")

@@ -84,6 +84,15 @@ def test_same_seed_gives_identical_results(
     assert "[1/12] MAML x held-out classes 3-way 1-shot" in log and "meta-trained 2 steps" in log
 
 
+def test_a_row_does_not_depend_on_the_other_methods(suite: Path, tmp_path: Path) -> None:
+    run(suite, tmp_path / "all")
+    run(suite, tmp_path / "two", "--methods", "Reptile", "FineTune")
+    full = {(r.method, r.target): r for r in read_csv(tmp_path / "all" / "results.csv")}
+    part = read_csv(tmp_path / "two" / "results.csv")
+    assert [r.method for r in part] == ["Reptile"] * 2 + ["FineTune"] * 2
+    assert all(full[r.method, r.target] == r for r in part)
+
+
 def test_quick_and_dry_run(suite: Path, tmp_path: Path) -> None:
     run(suite, tmp_path / "dry", "--dry-run", "--quick")
     assert (tmp_path / "dry" / "config.yaml").is_file() and not (
@@ -97,3 +106,7 @@ def test_bad_suite_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFix
     path.write_text(yaml.safe_dump({**tiny_suite("x.csv"), "episodes": -1}))
     assert main(["bench", "accuracy", "--suite", str(path), "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err.strip() == "error: suite.episodes: must be positive (got -1)"
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(tiny_suite("x.csv")))
+    assert main(["bench", "accuracy", "--suite", str(good), "--methods", "Nope"]) == 2
+    assert "error: methods: unknown method 'Nope'" in capsys.readouterr().err

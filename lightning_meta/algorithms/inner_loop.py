@@ -203,6 +203,9 @@ def inner_loop(
                     sums[n] = sums[n].add_(grads[n]) if n in sums else grads[n]
             cur = {n: params[n] for n in names}
             w, b = params[HEAD_WEIGHT], params[HEAD_BIAS]
+            # free this step's gradients before the next support pass allocates its own:
+            # otherwise two gradient sets are alive at the peak once there are 2+ steps
+            del params, grads, gp, gw, gb
         if observe is not None:
             observe(k + 1, {n: t.detach() for n, t in cur.items()}, w.detach(), b.detach())
     if loss is None:  # zero steps: report the support loss at the initialisation

@@ -21,6 +21,14 @@ from lightning_meta.resolve import ConfigError
 
 def evaluate_episodes(module: EpisodicModule, episodes: Iterable[Episode]) -> dict[str, MeanCI]:
     """Adapt on every episode's support set, score its query: mean ± 95% CI of acc and F1."""
+    accs, f1s = episode_score_lists(module, episodes)
+    return {"acc": mean_ci(accs), "f1": mean_ci(f1s)}
+
+
+def episode_score_lists(
+    module: EpisodicModule, episodes: Iterable[Episode]
+) -> tuple[list[float], list[float]]:
+    """Per-episode query accuracy and macro-F1 after adapting on each support set, in order."""
     module.eval()
     accs: list[float] = []
     f1s: list[float] = []
@@ -32,7 +40,7 @@ def evaluate_episodes(module: EpisodicModule, episodes: Iterable[Episode]) -> di
             acc, f1 = episode_scores(out.logits, ep.query.labels, ep.n_way)
             accs.append(acc)
             f1s.append(f1)
-    return {"acc": mean_ci(accs), "f1": mean_ci(f1s)}
+    return accs, f1s
 
 
 def _module_class(class_path: str) -> type[EpisodicModule]:

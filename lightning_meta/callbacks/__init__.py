@@ -4,6 +4,7 @@
 - :class:`Plots` - adaptation and learning curves (PNG + loggers).
 - :class:`WandbLogger` - W&B, offline whenever no API key is configured.
 - :class:`LoggedSaveConfig` - LightningCLI's config saving that also logs the config.
+- :class:`TaskMixLogger` - train tasks per task family (hybrid training).
 
 Imports are lazy (PEP 562): ``lightning_meta.callbacks.HFExport`` does not load matplotlib.
 """
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lightning_meta.callbacks.export import HFExport, export_module
     from lightning_meta.callbacks.plots import Plots
+    from lightning_meta.callbacks.task_mix import TaskMixLogger
     from lightning_meta.callbacks.tracking import LoggedSaveConfig, WandbLogger
 
 _EXPORTS = {
@@ -24,8 +26,11 @@ _EXPORTS = {
     "Plots": "lightning_meta.callbacks.plots",
     "LoggedSaveConfig": "lightning_meta.callbacks.tracking",
     "WandbLogger": "lightning_meta.callbacks.tracking",
+    "TaskMixLogger": "lightning_meta.callbacks.task_mix",
 }
-__all__ = ["HFExport", "LoggedSaveConfig", "Plots", "WandbLogger", "export_module"]
+__all__ = [
+    "HFExport", "LoggedSaveConfig", "Plots", "TaskMixLogger", "WandbLogger", "export_module",
+]  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:

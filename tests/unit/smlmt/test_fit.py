@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 
+from lightning_meta.callbacks import TaskMixLogger
 from lightning_meta.data.hybrid import HybridDataModule, LabelledSource
 from lightning_meta.data.smlmt import SMLMTDataModule, SMLMTText
 from lightning_meta.lightning import MAML
 
 
-def trainer() -> pl.Trainer:
+class Sources(pl.Callback):
+    """Reference: the task_source of every train episode actually trained on."""
+
+    def __init__(self) -> None:
+        self.seen: Counter[str] = Counter()
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           outputs: Any, batch: Any, batch_idx: int) -> None:  # fmt: skip
+        self.seen.update(ep.task_source for ep in batch)
+
+
+def trainer(callbacks: list[pl.Callback] | None = None) -> pl.Trainer:
     return pl.Trainer(
-        max_steps=2, limit_val_batches=2, num_sanity_val_steps=0, inference_mode=False,
+        callbacks=callbacks, max_steps=2, limit_val_batches=2, num_sanity_val_steps=0, inference_mode=False,
         use_distributed_sampler=False, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
     )  # fmt: skip
@@ -47,8 +61,14 @@ def test_fit_on_hybrid_tasks(corpus_file: Path, labelled_csv: Path, tmp_path: Pa
         train_episodes=4, val_episodes=2, test_episodes=2, cache_dir=str(tmp_path),
     )  # fmt: skip
     model = MAML(backbone="tiny", first_order=True, n_way=3, inner_steps=1, adapt="top1")
-    t = trainer()
+    sources, mix = Sources(), TaskMixLogger(every_n_steps=1)
+    t = trainer([sources, mix])
     t.fit(model, datamodule=dm)
     assert t.global_step == 2
     counts = dm.task_counts()
     assert sum(counts.values()) == 4 and set(counts) == {"smlmt", "files"}
+    # the logged counts are the families of the episodes that were actually trained on
+    assert mix.last == counts == {k: sources.seen[k] for k in counts}
+    for name, n in counts.items():
+        assert float(t.callback_metrics[f"tasks/{name}"]) == n
+        assert float(t.callback_metrics[f"tasks/{name}_share"]) == n / 4

@@ -36,7 +36,7 @@ class TaskMixLogger(pl.Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
         batch_idx: int,
     ) -> None:  # fmt: skip
-        counts_fn = getattr(trainer.datamodule, "task_counts", None)
+        counts_fn = getattr(getattr(trainer, "datamodule", None), "task_counts", None)
         if not callable(counts_fn) or (batch_idx + 1) % self.every_n_steps:
             return
         counts: dict[str, int] = counts_fn()

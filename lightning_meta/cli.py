@@ -3,7 +3,7 @@
 lightning-meta fit|validate|test --config configs/experiment/fomaml_wordnet.yaml
 lightning-meta data describe wordnet
 lightning-meta evaluate --model runs/default/export --data wordnet --episodes 300
-lightning-meta bench data|speed|accuracy
+lightning-meta bench data|speed|accuracy|paired
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ GROUP_COMMANDS: dict[str, dict[str, str]] = {
         "data": "lightning_meta.bench.data:main",
         "speed": "lightning_meta.bench.speed:main",
         "accuracy": "lightning_meta.bench.accuracy:main",
+        "paired": "lightning_meta.bench.paired:main",
     },
 }
 USAGE = (
@@ -36,7 +37,7 @@ USAGE = (
     "       lightning-meta evaluate --model DIR_OR_CKPT --data SOURCE [--episodes N]\n"
     "       lightning-meta report --export DIR [options]\n"
     "       lightning-meta export --ckpt FILE --out DIR [--config RUN/config.yaml]\n"
-    "       lightning-meta bench {data,speed,accuracy} [options]\n"
+    "       lightning-meta bench {data,speed,accuracy,paired} [options]\n"
     "add --debug to any command to see full tracebacks"
 )
 

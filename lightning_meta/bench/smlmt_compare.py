@@ -24,9 +24,10 @@ from typing import Any
 
 import torch
 
-from lightning_meta.metrics import MeanCI, mean_ci
+from lightning_meta.bench.paired import Scores, paired_differences, render_paired
+from lightning_meta.metrics import mean_ci
 
-__all__ = ["TARGETS", "compare_parser", "paired_differences", "render_paired", "smlmt_compare"]
+__all__ = ["TARGETS", "compare_parser", "smlmt_compare"]
 
 FORTUNES_TARGET: dict[str, Any] = {
     "source": "fortunes", "split_fractions": (0.5, 0.25, 0.25), "split_mode": "classes",
@@ -40,8 +41,6 @@ TARGETS: dict[str, tuple[str, dict[str, Any]]] = {
     "fortunes": ("fortunes held-out categories 5-way 5-shot", FORTUNES_TARGET),
     "sentiment": ("sentiment:movie 2-way 8-shot", SENTIMENT_TARGET),
 }
-
-Scores = dict[str, dict[str, dict[str, list[float]]]]  # row -> target -> metric -> per episode
 
 
 def compare_parser() -> argparse.ArgumentParser:
@@ -60,43 +59,6 @@ def compare_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     p.add_argument("--out", default="runs/smlmt_compare", help="directory for the tables")
     return p
-
-
-def paired_differences(scores: Scores, baseline: str) -> dict[str, dict[str, dict[str, MeanCI]]]:
-    """Per row (not the baseline) and target: mean ± 95% CI of the per-episode difference."""
-    base = scores[baseline]
-    out: dict[str, dict[str, dict[str, MeanCI]]] = {}
-    for row, per_target in scores.items():
-        if row == baseline:
-            continue
-        for target, metrics in per_target.items():
-            out.setdefault(row, {})[target] = {
-                m: mean_ci([a - b for a, b in zip(v, base[target][m], strict=True)])
-                for m, v in metrics.items()
-            }
-    return out
-
-
-def _signed(x: MeanCI) -> str:
-    return f"{100 * x.mean:+.2f} ± {100 * x.ci:.2f}"
-
-
-def render_paired(diffs: dict[str, dict[str, dict[str, MeanCI]]], baseline: str,
-                  targets: list[str]) -> str:  # fmt: skip
-    """Markdown table of paired differences (percentage points)."""
-    lines = [
-        f"Paired difference to `{baseline}` (percentage points), mean ± 95% CI of the "
-        "per-episode difference on the same episodes",
-        "",
-        "| method | " + " | ".join(f"{t}: Δacc | {t}: Δmacro-F1" for t in targets) + " |",
-        "|---|" + "---|---|" * len(targets),
-    ]
-    for row, per_target in diffs.items():
-        cells = [
-            f"{_signed(per_target[t]['acc'])} | {_signed(per_target[t]['f1'])}" for t in targets
-        ]
-        lines.append(f"| {row} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def _write_episodes(path: Path, scores: Scores) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from lightning_meta.bench import smlmt_compare as sc
+from lightning_meta.bench.paired import main as paired_main
+from lightning_meta.bench.paired import paired_differences, read_episodes, render_paired
 from lightning_meta.models.encoder import tiny_encoder
 
 
@@ -17,18 +19,21 @@ def test_paired_differences_match_hand_computation() -> None:
         "base": {"t": {"acc": [0.5, 0.6, 0.7], "f1": [0.4, 0.4, 0.4]}},
         "new": {"t": {"acc": [0.6, 0.6, 0.9], "f1": [0.4, 0.5, 0.6]}},
     }
-    d = sc.paired_differences(scores, "base")
+    d = paired_differences(scores, "base")
     assert list(d) == ["new"]
     acc = d["new"]["t"]["acc"]  # differences 0.1, 0.0, 0.2: mean 0.1, sd 0.1
     assert acc.mean == pytest.approx(0.1)
     assert acc.ci == pytest.approx(1.96 * 0.1 / math.sqrt(3))
     assert d["new"]["t"]["f1"].mean == pytest.approx(0.1)
-    table = sc.render_paired(d, "base", ["t"])
+    table = render_paired(d, "base", ["t"])
     assert "| new | +10.00 ± 11.32 | +10.00 ± 11.32 |" in table
 
 
 def test_compare_end_to_end_on_a_tiny_export(
-    tmp_path: Path, tiny_csv: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    tiny_csv: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     export = tmp_path / "tiny_export"
     tiny_encoder(seed=0).save_pretrained(export)
@@ -51,6 +56,14 @@ def test_compare_end_to_end_on_a_tiny_export(
     md = (out / "results.md").read_text()
     assert "Paired difference to `a + fine-tuning`" in md
     assert "| b + fine-tuning | +0.00 ± 0.00 | +0.00 ± 0.00 |" in md
+    # the paired command re-derives the same table from episodes.csv
+    assert (
+        read_episodes(out / "episodes.csv")["a + fine-tuning"]["tiny 3-way 2-shot"]["acc"]
+        == (by_row["a + fine-tuning"])
+    )
+    assert paired_main([str(out / "episodes.csv")]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-3:] == md.strip().splitlines()[-3:]
 
 
 def test_bad_arguments_fail_before_any_model_is_loaded() -> None:

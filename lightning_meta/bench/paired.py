@@ -1,0 +1,107 @@
+"""Paired comparisons on shared episodes: ``lightning-meta bench paired EPISODES_CSV``.
+
+Every method of an accuracy suite (``bench accuracy``) or of the SMLMT comparison
+(``python -m lightning_meta.bench.smlmt compare``) is scored on the *same* fixed episodes, so
+the difference of two methods is best estimated per episode: mean ± 95% CI of
+``score(method, episode) - score(baseline, episode)``. Episode-to-episode difficulty cancels,
+and the interval is usually several times narrower than the two marginal CIs.
+
+``lightning-meta bench paired runs/bench/default/episodes.csv --baseline "FineTune (pretrained
+init)"`` prints the Markdown table (percentage points) from any ``episodes.csv`` with the
+columns ``method, target, episode, acc, f1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+from lightning_meta.metrics import MeanCI, mean_ci
+from lightning_meta.resolve import ConfigError
+
+__all__ = ["Scores", "main", "paired_differences", "read_episodes", "render_paired"]
+
+Scores = dict[str, dict[str, dict[str, list[float]]]]  # method -> target -> metric -> per episode
+Diffs = dict[str, dict[str, dict[str, MeanCI]]]
+
+
+def read_episodes(path: str | Path) -> Scores:
+    """``episodes.csv`` -> scores, each list ordered by episode number."""
+    rows: dict[str, dict[str, dict[int, tuple[float, float]]]] = {}
+    with Path(path).open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"method", "target", "episode", "acc", "f1"} - set(reader.fieldnames or ())
+        if missing:
+            raise ConfigError(f"episodes_csv: {path} lacks the columns {sorted(missing)}")
+        for r in reader:
+            per = rows.setdefault(r["method"], {}).setdefault(r["target"], {})
+            per[int(r["episode"])] = (float(r["acc"]), float(r["f1"]))
+    return {
+        m: {t: {"acc": [eps[i][0] for i in sorted(eps)], "f1": [eps[i][1] for i in sorted(eps)]}
+            for t, eps in per_t.items()}
+        for m, per_t in rows.items()
+    }  # fmt: skip
+
+
+def paired_differences(scores: Scores, baseline: str) -> Diffs:
+    """Per method (not the baseline) and shared target: mean ± 95% CI of the per-episode
+    difference to the baseline."""
+    if baseline not in scores:
+        raise ConfigError(f"baseline: {baseline!r} is not a method; methods: {', '.join(scores)}")
+    base = scores[baseline]
+    out: Diffs = {}
+    for row, per_target in scores.items():
+        if row == baseline:
+            continue
+        for target, metrics in per_target.items():
+            if target not in base:
+                continue
+            out.setdefault(row, {})[target] = {
+                m: mean_ci([a - b for a, b in zip(v, base[target][m], strict=True)])
+                for m, v in metrics.items()
+            }
+    return out
+
+
+def _signed(x: MeanCI) -> str:
+    return f"{100 * x.mean:+.2f} ± {100 * x.ci:.2f}"
+
+
+def render_paired(
+    diffs: Diffs, baseline: str, targets: list[str], metrics: tuple[str, ...] = ("acc", "f1")
+) -> str:
+    """Markdown table of paired differences (percentage points)."""
+    label = {"acc": "Δacc", "f1": "Δmacro-F1"}
+    lines = [
+        f"Paired difference to `{baseline}` (percentage points), mean ± 95% CI of the "
+        "per-episode difference on the same episodes",
+        "",
+        "| method | " + " | ".join(f"{t}: {label[m]}" for t in targets for m in metrics) + " |",
+        "|---|" + "---|" * (len(targets) * len(metrics)),
+    ]
+    for row, per_target in diffs.items():
+        cells = [_signed(per_target[t][m]) if t in per_target else "" for t in targets
+                 for m in metrics]  # fmt: skip
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="lightning-meta bench paired", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("episodes_csv", help="episodes.csv of bench accuracy or smlmt compare")
+    p.add_argument("--baseline", default=None, help="method to subtract (default: the first)")
+    p.add_argument("--metric", nargs="+", default=["acc", "f1"], choices=["acc", "f1"])
+    a = p.parse_args(argv)
+    if not Path(a.episodes_csv).is_file():
+        raise ConfigError(f"episodes_csv: {a.episodes_csv} does not exist; give an episodes.csv")
+    scores = read_episodes(a.episodes_csv)
+    if not scores:
+        raise ConfigError(f"episodes_csv: {a.episodes_csv} has no rows")
+    baseline = a.baseline or next(iter(scores))
+    targets = list(dict.fromkeys(t for per in scores.values() for t in per))
+    diffs = paired_differences(scores, baseline)
+    print(render_paired(diffs, baseline, targets, tuple(a.metric)))
+    return 0

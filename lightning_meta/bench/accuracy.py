@@ -6,7 +6,9 @@ Runs the suite's matrix (see :mod:`lightning_meta.bench.suite`): every method is
 the same seed, meta-trained for its budget, and scored on every target's identical fixed test
 episodes. Writes to ``--out`` (default ``runs/bench/<suite>[-quick]``):
 
-- ``results.csv`` / ``results.md``: accuracy and macro-F1, mean ± 95% CI (best in bold);
+- ``results.csv`` / ``results.md``: accuracy and macro-F1, mean ± 95% CI (best in bold); with
+  ``baseline:`` in the suite, ``results.md`` adds the paired per-episode difference of every
+  method to that one (:mod:`lightning_meta.bench.paired`);
 - ``results.png``: grouped bars with CI whiskers;
 - ``episodes.csv``: per-episode scores (for paired comparisons);
 - ``config.yaml``: the resolved suite (every default filled in), ``environment.json``
@@ -27,6 +29,7 @@ import torch
 import yaml
 
 from lightning_meta.bench.environment import environment
+from lightning_meta.bench.paired import paired_differences, render_paired, scores_from_rows
 from lightning_meta.bench.runner import Resolved, SuiteRun, resolve, run_suite
 from lightning_meta.bench.suite import load_suite
 from lightning_meta.bench.tables import plot_results, render_markdown, write_csv
@@ -95,9 +98,14 @@ def write_outputs(
     title = f"lightning-meta accuracy suite '{resolved.spec.name}'" + (
         " (--quick)" if quick else ""
     )
-    (out / "results.md").write_text(
-        render_markdown(run.results, title, notes(resolved, env, quick))
-    )
+    text = render_markdown(run.results, title, notes(resolved, env, quick))
+    scores = scores_from_rows(run.per_episode)
+    baseline = resolved.spec.baseline
+    if baseline is not None and baseline in scores:
+        targets = list(dict.fromkeys(r.target for r in run.results))
+        diffs = paired_differences(scores, baseline)
+        text = text.rstrip("\n") + "\n\n## " + render_paired(diffs, baseline, targets) + "\n"
+    (out / "results.md").write_text(text)
     plot_results(run.results, title, out / "results.png")
     with (out / "episodes.csv").open("w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")

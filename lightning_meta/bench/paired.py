@@ -15,33 +15,43 @@ from __future__ import annotations
 
 import argparse
 import csv
+from collections.abc import Iterable
 from pathlib import Path
 
 from lightning_meta.metrics import MeanCI, mean_ci
 from lightning_meta.resolve import ConfigError
 
-__all__ = ["Scores", "main", "paired_differences", "read_episodes", "render_paired"]
+__all__ = [
+    "Scores", "main", "paired_differences", "read_episodes", "render_paired", "scores_from_rows",
+]  # fmt: skip
 
 Scores = dict[str, dict[str, dict[str, list[float]]]]  # method -> target -> metric -> per episode
 Diffs = dict[str, dict[str, dict[str, MeanCI]]]
 
 
+def scores_from_rows(rows: Iterable[tuple[str, str, int, float, float]]) -> Scores:
+    """``(method, target, episode, acc, f1)`` rows -> scores, each list ordered by episode."""
+    by: dict[str, dict[str, dict[int, tuple[float, float]]]] = {}
+    for method, target, episode, acc, f1 in rows:
+        by.setdefault(method, {}).setdefault(target, {})[int(episode)] = (float(acc), float(f1))
+    return {
+        m: {t: {"acc": [eps[i][0] for i in sorted(eps)], "f1": [eps[i][1] for i in sorted(eps)]}
+            for t, eps in per_t.items()}
+        for m, per_t in by.items()
+    }  # fmt: skip
+
+
 def read_episodes(path: str | Path) -> Scores:
-    """``episodes.csv`` -> scores, each list ordered by episode number."""
-    rows: dict[str, dict[str, dict[int, tuple[float, float]]]] = {}
+    """``episodes.csv`` (columns method, target, episode, acc, f1) -> scores."""
     with Path(path).open(newline="") as fh:
         reader = csv.DictReader(fh)
         missing = {"method", "target", "episode", "acc", "f1"} - set(reader.fieldnames or ())
         if missing:
             raise ConfigError(f"episodes_csv: {path} lacks the columns {sorted(missing)}")
-        for r in reader:
-            per = rows.setdefault(r["method"], {}).setdefault(r["target"], {})
-            per[int(r["episode"])] = (float(r["acc"]), float(r["f1"]))
-    return {
-        m: {t: {"acc": [eps[i][0] for i in sorted(eps)], "f1": [eps[i][1] for i in sorted(eps)]}
-            for t, eps in per_t.items()}
-        for m, per_t in rows.items()
-    }  # fmt: skip
+        return scores_from_rows(
+            (r["method"], r["target"], int(r["episode"]), float(r["acc"]), float(r["f1"]))
+            for r in reader
+        )
 
 
 def paired_differences(scores: Scores, baseline: str) -> Diffs:

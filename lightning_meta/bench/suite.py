@@ -92,6 +92,8 @@ class SuiteSpec:
     """Fixed test episodes per target (the same list for every method)."""
     seed: int = 0
     """Seeds every method's construction and meta-training, and the test episodes."""
+    baseline: str | None = None
+    """Method whose per-episode scores the paired-difference table subtracts (null: none)."""
     quick: QuickSpec = field(default_factory=QuickSpec)
 
 
@@ -168,6 +170,11 @@ def validate(spec: SuiteSpec) -> SuiteSpec:
     _unique([t.name for t in spec.targets], "suite.targets")
     if spec.episodes <= 0:
         raise ConfigError(f"suite.episodes: must be positive (got {spec.episodes})")
+    if spec.baseline is not None and spec.baseline not in [m.name for m in spec.methods]:
+        raise ConfigError(
+            f"suite.baseline: '{spec.baseline}' is not a method name; use one of "
+            f"{', '.join(m.name for m in spec.methods)} or null"
+        )
     for i, m in enumerate(spec.methods):
         if m.train_steps < 0:
             raise ConfigError(f"suite.methods[{i}].train_steps: must be >= 0 (got {m.train_steps})")

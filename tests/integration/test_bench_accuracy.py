@@ -24,6 +24,7 @@ def suite(tmp_path: Path) -> Path:
         "name": "SMLMT export", "requires": str(tmp_path / "no-export"),
         "model": {"class_path": "lightning_meta.lightning.FineTune", "init_args": {"backbone": "tiny"}},
     })  # fmt: skip
+    data["baseline"] = "FineTune"
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -71,6 +72,17 @@ def test_same_seed_gives_identical_results(
 
     md = (a / "results.md").read_text()
     assert "SMLMT export: skipped" in md and "**" in md and "seed 0" in md
+    # paired table: MAML - FineTune per episode, recomputed here from episodes.csv
+    per: dict[tuple[str, str], list[float]] = {}
+    for line in episodes[1:]:
+        m, t, _, acc, _ = line.split(",")
+        per.setdefault((m, t), []).append(float(acc))
+    target = rows[0].target
+    diff = [x - y for x, y in zip(per["MAML", target], per["FineTune", target], strict=True)]
+    assert "Paired difference to `FineTune`" in md
+    maml_line = next(x for x in md.splitlines() if x.startswith("| MAML |") and "±" in x
+                     and x.split("|")[2].strip()[0] in "+-")  # fmt: skip
+    assert maml_line.split("|")[2].strip().startswith(f"{100 * sum(diff) / len(diff):+.2f} ± ")
     env = json.loads((a / "environment.json").read_text())
     assert (
         env["packages"]["torch"]

@@ -20,7 +20,6 @@ Same suite, same seed, same machine type: identical ``results.csv``.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 from pathlib import Path
@@ -29,7 +28,12 @@ import torch
 import yaml
 
 from lightning_meta.bench.environment import environment
-from lightning_meta.bench.paired import paired_differences, render_paired, scores_from_rows
+from lightning_meta.bench.paired import (
+    paired_differences,
+    render_paired,
+    scores_from_rows,
+    write_episodes,
+)
 from lightning_meta.bench.runner import Resolved, SuiteRun, resolve, run_suite
 from lightning_meta.bench.suite import load_suite
 from lightning_meta.bench.tables import plot_results, render_markdown, write_csv
@@ -99,18 +103,14 @@ def write_outputs(
         " (--quick)" if quick else ""
     )
     text = render_markdown(run.results, title, notes(resolved, env, quick))
-    scores = scores_from_rows(run.per_episode)
     baseline = resolved.spec.baseline
-    if baseline is not None and baseline in scores:
+    if baseline is not None and any(r.method == baseline for r in run.results):
         targets = list(dict.fromkeys(r.target for r in run.results))
-        diffs = paired_differences(scores, baseline)
+        diffs = paired_differences(scores_from_rows(run.per_episode), baseline)
         text = text.rstrip("\n") + "\n\n## " + render_paired(diffs, baseline, targets) + "\n"
     (out / "results.md").write_text(text)
     plot_results(run.results, title, out / "results.png")
-    with (out / "episodes.csv").open("w", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["method", "target", "episode", "acc", "f1"])
-        w.writerows([m, t, k, repr(a), repr(f)] for m, t, k, a, f in run.per_episode)
+    write_episodes(out / "episodes.csv", run.per_episode)
     (out / "timings.json").write_text(json.dumps(run.timings, indent=2) + "\n")
 
 

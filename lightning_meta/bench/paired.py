@@ -23,10 +23,12 @@ from lightning_meta.resolve import ConfigError
 
 __all__ = [
     "Scores", "main", "paired_differences", "read_episodes", "render_paired", "scores_from_rows",
+    "write_episodes",
 ]  # fmt: skip
 
 Scores = dict[str, dict[str, dict[str, list[float]]]]  # method -> target -> metric -> per episode
 Diffs = dict[str, dict[str, dict[str, MeanCI]]]
+EPISODE_COLUMNS = ("method", "target", "episode", "acc", "f1")
 
 
 def scores_from_rows(rows: Iterable[tuple[str, str, int, float, float]]) -> Scores:
@@ -41,11 +43,19 @@ def scores_from_rows(rows: Iterable[tuple[str, str, int, float, float]]) -> Scor
     }  # fmt: skip
 
 
+def write_episodes(path: str | Path, rows: Iterable[tuple[str, str, int, float, float]]) -> None:
+    """Write ``(method, target, episode, acc, f1)`` rows as ``episodes.csv``."""
+    with Path(path).open("w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(EPISODE_COLUMNS)
+        w.writerows([m, t, k, repr(a), repr(f)] for m, t, k, a, f in rows)
+
+
 def read_episodes(path: str | Path) -> Scores:
     """``episodes.csv`` (columns method, target, episode, acc, f1) -> scores."""
     with Path(path).open(newline="") as fh:
         reader = csv.DictReader(fh)
-        missing = {"method", "target", "episode", "acc", "f1"} - set(reader.fieldnames or ())
+        missing = set(EPISODE_COLUMNS) - set(reader.fieldnames or ())
         if missing:
             raise ConfigError(f"episodes_csv: {path} lacks the columns {sorted(missing)}")
         return scores_from_rows(

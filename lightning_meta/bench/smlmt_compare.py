@@ -17,14 +17,13 @@ per row, target and episode).
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lightning_meta.bench.paired import Scores, paired_differences, render_paired
+from lightning_meta.bench.paired import Scores, paired_differences, render_paired, write_episodes
 from lightning_meta.metrics import mean_ci
 
 __all__ = ["TARGETS", "compare_parser", "smlmt_compare"]
@@ -61,16 +60,6 @@ def compare_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _write_episodes(path: Path, scores: Scores) -> None:
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["method", "target", "episode", "acc", "f1"])
-        for row, per_target in scores.items():
-            for target, m in per_target.items():
-                for i, (acc, f1) in enumerate(zip(m["acc"], m["f1"], strict=True)):
-                    w.writerow([row, target, i, acc, f1])
-
-
 def smlmt_compare(argv: list[str] | None = None) -> int:
     """Score every model on the same episodes; write results.md/.csv and episodes.csv."""
     from lightning_meta.evaluation import episode_score_lists, load_module_from_export
@@ -86,11 +75,10 @@ def smlmt_compare(argv: list[str] | None = None) -> int:
     same = {"adapt": a.adapt, "head_init": a.head_init, "inner_steps": a.inner_steps,
             "inner_lr": a.inner_lr}  # fmt: skip
     chosen = dict(TARGETS[t] for t in a.targets)
-    planned = [
-        f"{name} {kind}"
-        for name in models
-        for kind in ("+ fine-tuning", "frozen + centroid")[: 2 if a.centroid else 1]
-    ]
+    kinds = [("+ fine-tuning", "finetune")] + (
+        [("frozen + centroid", "centroid")] if a.centroid else []
+    )
+    planned = [f"{name} {label}" for name in models for label, _ in kinds]
     baseline = a.baseline or planned[0]
     if baseline not in planned:  # checked before any model is loaded
         raise ConfigError(f"--baseline: {baseline!r} is not a row; rows: {', '.join(planned)}")
@@ -101,10 +89,8 @@ def smlmt_compare(argv: list[str] | None = None) -> int:
         counts[target] = len(episodes)
         n_way = int(data_args["n_way"])
         for name, path in models.items():
-            rows = [(f"{name} + fine-tuning", "finetune")]
-            if a.centroid:
-                rows.append((f"{name} frozen + centroid", "centroid"))
-            for row, method in rows:
+            for label, method in kinds:
+                row = f"{name} {label}"
                 t0 = time.perf_counter()
                 overrides = same if method == "finetune" else None
                 module = load_module_from_export(path, method, n_way=n_way, overrides=overrides)
@@ -124,6 +110,10 @@ def smlmt_compare(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.md").write_text(text)
     write_csv(out / "results.csv", results)
-    _write_episodes(out / "episodes.csv", scores)
+    write_episodes(out / "episodes.csv", (
+        (row, t, i, acc, f1)
+        for row, per in scores.items() for t, m in per.items()
+        for i, (acc, f1) in enumerate(zip(m["acc"], m["f1"], strict=True))
+    ))  # fmt: skip
     print(f"wrote {out / 'results.md'}, {out / 'results.csv'} and {out / 'episodes.csv'}")
     return 0

@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError, LightningMetaError
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 TOOL_COMMANDS: dict[str, str] = {
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return dispatch(args)
-    except ConfigError as err:
+    except LightningMetaError as err:
         if debug:
             raise
         print(f"error: {err}", file=sys.stderr)

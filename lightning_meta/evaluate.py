@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lightning_meta.evaluation import evaluate_episodes, load_any
+from lightning_meta.evaluation.loading import evaluate_episodes, load_any
 from lightning_meta.report import fixed_episodes
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 
 from lightning_meta.callbacks.export import export_module
-from lightning_meta.checkpoint import load_checkpoint_state
-from lightning_meta.evaluation import load_module_from_checkpoint
-from lightning_meta.resolve import ConfigError
+from lightning_meta.reliability.checkpoint import load_checkpoint_state
+from lightning_meta.evaluation.loading import load_module_from_checkpoint
+from lightning_meta.errors import ConfigError
 
 
 def main(argv: list[str]) -> int:

@@ -27,7 +27,7 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
-from lightning_meta.checkpoint import load_checkpoint_state
+from lightning_meta.reliability.checkpoint import load_checkpoint_state
 from lightning_meta.lightning.base import EpisodicModule
 from lightning_meta.reliability.atomic_io import AtomicCheckpointIO
 from lightning_meta.reliability.errors import (
@@ -39,7 +39,7 @@ from lightning_meta.reliability.errors import (
 )
 from lightning_meta.reliability.preflight import run_preflight
 from lightning_meta.reliability.rng import RNGState
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
 CKPT_ALIASES = ("last", "best", "hpc", "registry")
@@ -179,7 +179,7 @@ class MetaCLI(LightningCLI):
 
 def make_cli(args: list[str], run: bool = True) -> MetaCLI:
     from lightning_meta.callbacks.tracking import LoggedSaveConfig
-    from lightning_meta.distributed import register_strategy
+    from lightning_meta.lightning.distributed import register_strategy
 
     check_config_files(args)
     register_strategy()  # `--trainer.strategy meta_ddp` by name

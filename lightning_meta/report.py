@@ -20,10 +20,10 @@ from typing import Any
 from lightning_meta.callbacks.export import META_FILE
 from lightning_meta.data import EpisodicDataModule
 from lightning_meta.data.episode import Episode
-from lightning_meta.evaluation import evaluate_episodes, load_module_from_export
+from lightning_meta.evaluation.loading import evaluate_episodes, load_module_from_export
 from lightning_meta.lightning import ProtoNet
-from lightning_meta.metrics import MeanCI
-from lightning_meta.resolve import ConfigError
+from lightning_meta.evaluation.metrics import MeanCI
+from lightning_meta.errors import ConfigError
 
 
 def fixed_episodes(data_args: dict[str, Any], n: int) -> list[Episode]:

@@ -13,12 +13,10 @@ import socket
 import threading
 from pathlib import Path
 
+from lightning_meta.errors import ConfigError
+
 DEFAULT_ALIASES = ("minilm", "default", "all-minilm-l6-v2")
 HUB_HOST = "huggingface.co"
-
-
-class ConfigError(ValueError):
-    """A user-facing, one-line error: names the field and the fix."""
 
 
 def minilm_dir() -> Path:

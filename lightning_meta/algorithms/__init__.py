@@ -8,16 +8,17 @@ from lightning_meta.algorithms.inner_loop import (
     lr_key,
     support_grads,
 )
-from lightning_meta.algorithms.maml import (
+from lightning_meta.algorithms.maml import adaptation_curve, maml_task
+from lightning_meta.algorithms.protonet import COSINE_SCALE, protonet_logits, protonet_task
+from lightning_meta.algorithms.reptile import reptile_task
+from lightning_meta.algorithms.types import (
+    ReptileOutput,
     TaskOutput,
     accuracy,
-    adaptation_curve,
     inner_lr_map,
+    loss_before,
     make_inner_lrs,
-    maml_task,
 )
-from lightning_meta.algorithms.protonet import COSINE_SCALE, protonet_logits, protonet_task
-from lightning_meta.algorithms.reptile import ReptileOutput, reptile_task
 
 __all__ = [
     "COSINE_SCALE",
@@ -29,6 +30,7 @@ __all__ = [
     "adaptation_curve",
     "inner_loop",
     "inner_lr_map",
+    "loss_before",
     "lr_key",
     "maml_task",
     "make_inner_lrs",

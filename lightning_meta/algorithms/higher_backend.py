@@ -19,8 +19,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from lightning_meta.algorithms.inner_loop import LR, InnerLoopConfig, Order
-from lightning_meta.algorithms.maml import TaskOutput, inner_lr_map
-from lightning_meta.algorithms.reptile import ENCODER_PREFIX, ReptileOutput
+from lightning_meta.algorithms.types import ENCODER_PREFIX, ReptileOutput, TaskOutput, inner_lr_map
 from lightning_meta.data.episode import Episode, TextBatch
 from lightning_meta.models.classifier import HEAD_BIAS, HEAD_WEIGHT, EpisodicClassifier, head_logits
 from lightning_meta.models.encoder import ensure_eager

@@ -4,85 +4,23 @@ and adaptation curves. Pure torch: the Lightning layer calls these per task.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from lightning_meta.algorithms.inner_loop import (
-    LR,
-    Adapted,
-    InnerLoopConfig,
-    Order,
-    inner_loop,
-    lr_key,
+from lightning_meta.algorithms.inner_loop import InnerLoopConfig, Order, inner_loop
+from lightning_meta.algorithms.types import (
+    TaskOutput,
+    accuracy,
+    inner_lr_map,
+    loss_before,
+    make_inner_lrs,
 )
 from lightning_meta.data.episode import Episode
-from lightning_meta.models.classifier import HEAD_BIAS, HEAD_WEIGHT, EpisodicClassifier, head_logits
+from lightning_meta.models.classifier import EpisodicClassifier, head_logits
 from lightning_meta.models.encoder import ensure_eager
-from lightning_meta.models.features import EpisodeFeatures
 
-__all__ = [
-    "TaskOutput",
-    "accuracy",
-    "adaptation_curve",
-    "inner_lr_map",
-    "maml_task",
-    "make_inner_lrs",
-]
-
-
-@dataclass
-class TaskOutput:
-    loss: Tensor  # query loss after adaptation (graph to the meta-params when training)
-    logits: Tensor  # (N*Q, N) query logits after adaptation, detached
-    loss_before: Tensor  # query loss before adaptation, detached (NaN when not computed)
-    support_loss: Tensor  # last inner-step support loss, detached
-
-
-def accuracy(logits: Tensor, labels: Tensor) -> float:
-    """Fraction of rows whose arg-max logit is the label."""
-    return float((logits.argmax(-1) == labels).float().mean())
-
-
-def make_inner_lrs(model: EpisodicClassifier, inner: InnerLoopConfig) -> nn.ParameterDict:
-    """One inner learning rate per adapted tensor plus the head (Meta-SGD with per-tensor lrs).
-
-    Keys are parameter names with '.' replaced by '__' (``lr_key``), e.g. ``head__weight``.
-    Trainable only when ``inner.learn_lr``.
-    """
-    names = [*model.adapted_names, HEAD_WEIGHT, HEAD_BIAS]
-    return nn.ParameterDict(
-        {
-            lr_key(n): nn.Parameter(torch.tensor(float(inner.lr)), requires_grad=inner.learn_lr)
-            for n in names
-        }
-    )
-
-
-def inner_lr_map(
-    model: EpisodicClassifier, inner: InnerLoopConfig, inner_lrs: nn.ParameterDict | None
-) -> dict[str, LR]:
-    """Step size per adapted name (and head entry): the learned tensor or ``inner.lr``."""
-    names = [*model.adapted_names, HEAD_WEIGHT, HEAD_BIAS]
-    if inner_lrs is None:
-        return {n: float(inner.lr) for n in names}
-    missing = [n for n in names if lr_key(n) not in inner_lrs]
-    if missing:
-        raise ValueError(
-            f"inner_lrs: no learning rate for {missing[0]} (and {len(missing) - 1} more); "
-            "build them with make_inner_lrs(model, inner) for this adapt setting"
-        )
-    return {n: inner_lrs[lr_key(n)] for n in names}
-
-
-def _loss_before(feats: EpisodeFeatures, adapted: Adapted, episode: Episode) -> Tensor:
-    """Query loss at the meta parameters with the initial head (no graph)."""
-    with torch.no_grad():
-        hq = feats.embed({}, "query")  # (Nq, H), module's own (meta) parameters
-        logits = head_logits(hq, adapted.init_weight, adapted.init_bias)
-        return F.cross_entropy(logits, episode.query.labels)
+__all__ = ["adaptation_curve", "maml_task"]
 
 
 def maml_task(
@@ -124,7 +62,7 @@ def maml_task(
             logits = head_logits(hq, adapted.weight, adapted.bias)  # (Nq, N)
             loss = F.cross_entropy(logits, episode.query.labels)
     before = (
-        _loss_before(feats, adapted, episode) if with_loss_before else loss.new_tensor(float("nan"))
+        loss_before(feats, adapted, episode) if with_loss_before else loss.new_tensor(float("nan"))
     )
     return TaskOutput(
         loss=loss if training else loss.detach(),

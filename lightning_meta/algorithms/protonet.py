@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from lightning_meta.algorithms.maml import TaskOutput
+from lightning_meta.algorithms.types import TaskOutput
 from lightning_meta.data.episode import Episode, TextBatch
 from lightning_meta.models.classifier import EpisodicClassifier, class_means
 

@@ -17,26 +17,22 @@ Learned inner lrs are used as step sizes but receive no gradient from Reptile.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from lightning_meta.algorithms.inner_loop import InnerLoopConfig, inner_loop
-from lightning_meta.algorithms.maml import TaskOutput, _loss_before, inner_lr_map
+from lightning_meta.algorithms.types import (
+    ENCODER_PREFIX,
+    ReptileOutput,
+    TaskOutput,
+    inner_lr_map,
+    loss_before,
+)
 from lightning_meta.data.episode import Episode
 from lightning_meta.models.classifier import EpisodicClassifier, head_logits
 
-__all__ = ["ReptileOutput", "reptile_task"]
-
-ENCODER_PREFIX = "encoder."  # EpisodicClassifier.encoder in model.named_parameters()
-
-
-@dataclass
-class ReptileOutput:
-    grads: dict[str, Tensor]  # per model.named_parameters() name (see module docstring)
-    out: TaskOutput
+__all__ = ["reptile_task"]
 
 
 def reptile_task(
@@ -78,7 +74,7 @@ def reptile_task(
         if g is not None:
             grads[ENCODER_PREFIX + n] = g
     before = (
-        _loss_before(feats, adapted, episode) if with_loss_before else loss.new_tensor(float("nan"))
+        loss_before(feats, adapted, episode) if with_loss_before else loss.new_tensor(float("nan"))
     )
     out = TaskOutput(loss.detach(), logits.detach(), before, adapted.support_loss)
     return ReptileOutput(grads, out)

@@ -37,7 +37,7 @@ from lightning_meta.bench.paired import (
 from lightning_meta.bench.runner import Resolved, SuiteRun, resolve, run_suite
 from lightning_meta.bench.suite import load_suite
 from lightning_meta.bench.tables import plot_results, render_markdown, write_csv
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 __all__ = ["main", "write_outputs"]
 

@@ -21,7 +21,7 @@ import torch
 
 from lightning_meta.bench.suite import ClassSpec, MethodSpec
 from lightning_meta.lightning import EpisodicModule, FineTune
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 __all__ = ["build_data", "build_method", "meta_train", "resolved_args"]
 

@@ -18,8 +18,8 @@ import csv
 from collections.abc import Iterable
 from pathlib import Path
 
-from lightning_meta.metrics import MeanCI, mean_ci
-from lightning_meta.resolve import ConfigError
+from lightning_meta.evaluation.metrics import MeanCI, mean_ci
+from lightning_meta.errors import ConfigError
 
 __all__ = [
     "Scores", "main", "paired_differences", "read_episodes", "render_paired", "scores_from_rows",

@@ -20,8 +20,8 @@ from lightning_meta.bench.suite import ClassSpec, MethodSpec, SuiteSpec
 from lightning_meta.bench.tables import Result
 from lightning_meta.data.episode import Episode
 from lightning_meta.lightning import EpisodicModule
-from lightning_meta.metrics import episode_scores, mean_ci
-from lightning_meta.resolve import ConfigError
+from lightning_meta.evaluation.metrics import episode_scores, mean_ci
+from lightning_meta.errors import ConfigError
 
 __all__ = ["Resolved", "SuiteRun", "resolve", "run_suite"]
 

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from lightning_meta.bench.paired import Scores, paired_differences, render_paired, write_episodes
-from lightning_meta.metrics import mean_ci
+from lightning_meta.evaluation.metrics import mean_ci
 
 __all__ = ["TARGETS", "compare_parser", "smlmt_compare"]
 
@@ -62,9 +62,9 @@ def compare_parser() -> argparse.ArgumentParser:
 
 def smlmt_compare(argv: list[str] | None = None) -> int:
     """Score every model on the same episodes; write results.md/.csv and episodes.csv."""
-    from lightning_meta.evaluation import episode_score_lists, load_module_from_export
+    from lightning_meta.evaluation.loading import episode_score_lists, load_module_from_export
     from lightning_meta.report import fixed_episodes, render, write_csv
-    from lightning_meta.resolve import ConfigError
+    from lightning_meta.errors import ConfigError
 
     a = compare_parser().parse_args(argv)
     models = dict(m.split("=", 1) if "=" in m else (m, m) for m in a.model)

@@ -20,7 +20,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 __all__ = ["ClassSpec", "MethodSpec", "QuickSpec", "SuiteSpec", "TargetSpec", "load_suite"]
 

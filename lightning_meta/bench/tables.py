@@ -12,7 +12,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from lightning_meta.metrics import MeanCI
+from lightning_meta.evaluation.metrics import MeanCI
 
 __all__ = ["Result", "plot_results", "read_csv", "render_markdown", "write_csv"]
 

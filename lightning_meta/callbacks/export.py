@@ -11,7 +11,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from lightning_meta.checkpoint import load_checkpoint_state
+from lightning_meta.reliability.checkpoint import load_checkpoint_state
 from lightning_meta.resolve import resolve_pretrained
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 __all__ = ["TaskMixLogger"]
 

@@ -21,7 +21,8 @@ from lightning_meta.data.sources import SourceSpec
 from lightning_meta.data.splits import SPLITS, SplitPlan, make_splits
 from lightning_meta.data.stream import TaskDataModule
 from lightning_meta.data.tokens import TokenizedCorpus, load_tokenized
-from lightning_meta.resolve import ConfigError, resolve_pretrained
+from lightning_meta.errors import ConfigError
+from lightning_meta.resolve import resolve_pretrained
 
 SplitMode = Literal["auto", "classes", "examples"]
 

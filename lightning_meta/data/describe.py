@@ -11,7 +11,7 @@ import numpy as np
 from lightning_meta.data.clean import column_values
 from lightning_meta.data.sources import BUILTIN_NAMES, EXTENSIONS, FILES, SourceSpec
 from lightning_meta.data.tokens import load_clean
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,7 +35,8 @@ from lightning_meta.data.episode import Episode
 from lightning_meta.data.smlmt import SMLMTText, build_smlmt, check_shape, load_index
 from lightning_meta.data.smlmt_tasks import TASK_SOURCE
 from lightning_meta.data.stream import TaskDataModule, TaskProvider
-from lightning_meta.resolve import ConfigError, resolve_pretrained
+from lightning_meta.errors import ConfigError
+from lightning_meta.resolve import resolve_pretrained
 
 log = logging.getLogger(__name__)
 _MIX_SALT = 0x4B1D

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 log = logging.getLogger(__name__)
 TextUnit = Literal["line", "paragraph"]

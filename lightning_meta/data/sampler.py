@@ -22,7 +22,7 @@ import torch
 from lightning_meta.data.episode import Episode, TextBatch
 from lightning_meta.data.splits import SPLIT_IDS, SPLITS, SplitPlan
 from lightning_meta.data.tokens import TokenizedCorpus
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 
 def eligible_classes(

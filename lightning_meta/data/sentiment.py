@@ -13,7 +13,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 VADER_VERSION = "3.3.2"
 SDIST_NAME = f"vaderSentiment-{VADER_VERSION}.tar.gz"

@@ -33,7 +33,8 @@ from lightning_meta.data.smlmt_index import (
 )
 from lightning_meta.data.smlmt_tasks import SMLMTTaskBuilder, split_words, usable_words
 from lightning_meta.data.stream import TaskDataModule
-from lightning_meta.resolve import ConfigError, resolve_pretrained
+from lightning_meta.errors import ConfigError
+from lightning_meta.resolve import resolve_pretrained
 
 log = logging.getLogger(__name__)
 

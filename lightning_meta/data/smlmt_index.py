@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from lightning_meta.data.rawtext import texts_fingerprint
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 log = logging.getLogger(__name__)
 INDEX_VERSION = 1

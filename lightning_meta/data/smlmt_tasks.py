@@ -28,7 +28,7 @@ import torch
 from lightning_meta.data.episode import Episode, TextBatch
 from lightning_meta.data.smlmt_index import SMLMTIndex
 from lightning_meta.data.splits import SPLIT_IDS, SPLITS
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 log = logging.getLogger(__name__)
 TASK_SOURCE = "smlmt"

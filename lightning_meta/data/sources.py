@@ -30,7 +30,8 @@ import datasets
 from lightning_meta.data import builtin, sentiment
 from lightning_meta.data.cache import cache_root, file_stamp
 from lightning_meta.data.clean import column_values
-from lightning_meta.resolve import ConfigError, hub_reachable
+from lightning_meta.errors import ConfigError
+from lightning_meta.resolve import hub_reachable
 
 FILES = "files"
 HUB_PREFIX = "hub:"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
 SPLIT_IDS = {name: i for i, name in enumerate(SPLITS)}

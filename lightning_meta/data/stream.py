@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from lightning_meta.data.episode import Episode
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 
 class TaskProvider(Protocol):

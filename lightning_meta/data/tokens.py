@@ -31,7 +31,8 @@ import pyarrow as pa
 from lightning_meta.data.cache import cache_root, fingerprint
 from lightning_meta.data.clean import CleanReport, clean, column_values
 from lightning_meta.data.sources import SourceSpec, load_source
-from lightning_meta.resolve import ConfigError, resolve_pretrained
+from lightning_meta.errors import ConfigError
+from lightning_meta.resolve import resolve_pretrained
 
 CLEANING_VERSION = 1
 FORMAT_VERSION = 1

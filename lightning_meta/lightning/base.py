@@ -19,11 +19,11 @@ from torch import Tensor, nn
 
 from lightning_meta.algorithms import InnerLoopConfig, TaskOutput, adaptation_curve, make_inner_lrs
 from lightning_meta.data.episode import Episode
-from lightning_meta.distributed import MetaDDPStrategy, gather_rows, require_explicit_sync
+from lightning_meta.lightning.distributed import MetaDDPStrategy, gather_rows, require_explicit_sync
 from lightning_meta.lightning.guard import NonFiniteGuard
-from lightning_meta.metrics import MeanCI, episode_scores, mean_ci
+from lightning_meta.evaluation.metrics import MeanCI, episode_scores, mean_ci
 from lightning_meta.models import EpisodicClassifier, load_encoder, tiny_encoder
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 log = logging.getLogger(__name__)
 TINY_BACKBONE = "tiny"

@@ -16,13 +16,13 @@ from torch import Tensor, nn
 
 from lightning_meta.algorithms import InnerLoopConfig, TaskOutput
 from lightning_meta.algorithms.inner_loop import inner_loop
-from lightning_meta.algorithms.maml import inner_lr_map
+from lightning_meta.algorithms.types import inner_lr_map
 from lightning_meta.data.episode import Episode
 from lightning_meta.models import EpisodicClassifier, head_logits
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError, NumericalError
 
 
-class NonFiniteError(ConfigError):
+class NonFiniteError(NumericalError):
     """Training produced NaN/inf; the message names the episode, the step and the value."""
 
 

@@ -11,7 +11,7 @@ from torch import Tensor
 from lightning_meta.algorithms import reptile_task
 from lightning_meta.data.episode import Episode
 from lightning_meta.lightning.base import EpisodicModule
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 
 class Reptile(EpisodicModule):

@@ -11,7 +11,7 @@ matches Lightning's ``last*.ckpt`` pattern, so ``--ckpt_path last`` cannot pick 
 write; stale temporaries of dead processes are removed by the next save to the same target.
 
 Loading is safe by default: ``torch.load(weights_only=True)`` (tensors and plain containers
-only), with one-line errors that name the file (see :mod:`lightning_meta.checkpoint`).
+only), with one-line errors that name the file (see :mod:`lightning_meta.reliability.checkpoint`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from lightning_meta.checkpoint import load_checkpoint_state
+from lightning_meta.reliability.checkpoint import load_checkpoint_state
 
 log = logging.getLogger(__name__)
 TMP_SUFFIX = ".tmp"

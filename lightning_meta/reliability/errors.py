@@ -15,7 +15,7 @@ import re
 
 import yaml
 
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 HELP = "see `lightning-meta fit --help`"
 _KEY = re.compile(r'^Parser key "([^"]+)":?$')

@@ -19,7 +19,7 @@ from typing import Any
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
 
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 ENV_STEP = "LIGHTNING_META_KILL_AT_STEP"
 

@@ -23,7 +23,8 @@ from typing import Any
 import pytorch_lightning as pl
 
 from lightning_meta.reliability.errors import has_section, with_fix
-from lightning_meta.resolve import ConfigError, resolve_pretrained
+from lightning_meta.errors import ConfigError
+from lightning_meta.resolve import resolve_pretrained
 
 # encoders whose position ids start after the padding index (usable positions = max - 2)
 OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert", "longformer")

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from lightning_meta.cli import main
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 Config = dict[str, Any]
 

@@ -162,7 +162,7 @@ def test_report_table_after_fit(
 
 
 def test_evaluate_identical_episodes_give_identical_scores(tmp_path: Path, tiny_csv: Path) -> None:
-    from lightning_meta.evaluation import evaluate_episodes, load_any
+    from lightning_meta.evaluation.loading import evaluate_episodes, load_any
     from lightning_meta.report import fixed_episodes
 
     cfg = write_config(tmp_path, tiny_csv, MODELS["protonet"])

@@ -1,7 +1,7 @@
 """Proof that data-parallel meta-training applies exactly the single-process meta-gradient.
 
 One ``torchrun --nproc_per_node 2`` launch (gloo, CPU) runs this file as a script: each rank
-fits every algorithm with :class:`~lightning_meta.distributed.MetaDDPStrategy` on its half of
+fits every algorithm with :class:`~lightning_meta.lightning.distributed.MetaDDPStrategy` on its half of
 each meta-batch, then tests; rank 0 saves the parameters and the gathered metrics. The tests
 fit the same algorithms in one process on the whole meta-batches (the same union of tasks) and
 compare: parameters to 1e-6 (float64, several meta-steps, SGD with clipping active so that
@@ -101,7 +101,7 @@ def check_collectives() -> dict[str, Any]:
     """Edge cases of all_reduce_gradients on the live process group (2 ranks)."""
     import torch.distributed as dist
 
-    from lightning_meta.distributed import all_reduce_gradients, broadcast_module
+    from lightning_meta.lightning.distributed import all_reduce_gradients, broadcast_module
 
     rank = dist.get_rank()
     lin = torch.nn.Linear(2, 2)
@@ -127,7 +127,7 @@ def worker(out_dir: Path, csv: Path) -> None:
     """Body of the torchrun launch: every algorithm under MetaDDPStrategy on 2 ranks."""
     import torch.distributed as dist
 
-    from lightning_meta.distributed import MetaDDPStrategy
+    from lightning_meta.lightning.distributed import MetaDDPStrategy
 
     for name in ALGORITHMS:
         result = fit_and_test(name, csv, devices=2, strategy=MetaDDPStrategy())
@@ -232,8 +232,8 @@ def test_collective_edge_cases(ddp_results: tuple[Path, Path]) -> None:
 def test_plain_ddp_is_refused_for_fit() -> None:
     from pytorch_lightning.strategies import DDPStrategy
 
-    from lightning_meta.distributed import MetaDDPStrategy, require_explicit_sync
-    from lightning_meta.resolve import ConfigError
+    from lightning_meta.lightning.distributed import MetaDDPStrategy, require_explicit_sync
+    from lightning_meta.errors import ConfigError
 
     trainer: Any = SimpleNamespace(world_size=2, strategy=DDPStrategy())
     with pytest.raises(ConfigError, match="MetaDDPStrategy"):
@@ -246,7 +246,7 @@ def test_plain_ddp_is_refused_for_fit() -> None:
 def test_strategy_name_after_registration() -> None:
     from pytorch_lightning.strategies import StrategyRegistry
 
-    from lightning_meta.distributed import MetaDDPStrategy, register_strategy
+    from lightning_meta.lightning.distributed import MetaDDPStrategy, register_strategy
 
     register_strategy()
     register_strategy()  # idempotent

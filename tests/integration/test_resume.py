@@ -28,7 +28,7 @@ import pytorch_lightning as pl
 import torch
 import yaml
 
-from lightning_meta.checkpoint import load_checkpoint_state
+from lightning_meta.reliability.checkpoint import load_checkpoint_state
 from lightning_meta.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ from lightning_meta.callbacks.tracking import (
     resolve_wandb_mode,
     wandb_api_key_configured,
 )
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 # what every run must log (issue 5): outer loss, query loss before/after, val acc/F1 with CIs,
 # tasks/s, learned inner lrs, the optimizer's learning rate (LearningRateMonitor)

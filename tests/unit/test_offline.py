@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from lightning_meta.cli import main
-from lightning_meta.resolve import ConfigError, hub_reachable, resolve_pretrained
+from lightning_meta.errors import ConfigError
+from lightning_meta.resolve import hub_reachable, resolve_pretrained
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = 5.0  # seconds

@@ -15,7 +15,7 @@ from lightning_meta.callbacks.plots import (
     plot_adaptation_curve,
     plot_learning_curves,
 )
-from lightning_meta.metrics import mean_ci
+from lightning_meta.evaluation.metrics import mean_ci
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

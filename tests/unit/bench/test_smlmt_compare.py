@@ -67,7 +67,7 @@ def test_compare_end_to_end_on_a_tiny_export(
 
 
 def test_bad_arguments_fail_before_any_model_is_loaded() -> None:
-    from lightning_meta.resolve import ConfigError
+    from lightning_meta.errors import ConfigError
 
     with pytest.raises(SystemExit):
         sc.compare_parser().parse_args(["--model", "x", "--targets", "nope"])

@@ -11,7 +11,7 @@ import yaml
 from lightning_meta.bench.demo import tiny_suite
 from lightning_meta.bench.runner import resolve
 from lightning_meta.bench.suite import load_suite
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 BENCH = Path(__file__).resolve().parents[3] / "configs" / "bench"
 

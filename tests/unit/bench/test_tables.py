@@ -12,7 +12,7 @@ from lightning_meta.bench.tables import (
     render_markdown,
     write_csv,
 )
-from lightning_meta.metrics import MeanCI
+from lightning_meta.evaluation.metrics import MeanCI
 
 
 def results() -> list[Result]:

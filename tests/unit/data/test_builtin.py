@@ -13,7 +13,7 @@ from lightning_meta.data import builtin, describe
 from lightning_meta.data.clean import column_values
 from lightning_meta.data.sources import SourceSpec
 from lightning_meta.data.tokens import load_clean
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 needs_wordnet = pytest.mark.skipif(
     not builtin.WORDNET_DIR.is_dir(),

@@ -11,7 +11,7 @@ import torch
 from lightning_meta.data import tokens
 from lightning_meta.data.datamodule import EpisodicDataModule
 from lightning_meta.data.stream import train_episode_indices
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 
 @pytest.fixture

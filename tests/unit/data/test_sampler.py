@@ -9,7 +9,7 @@ import torch
 from lightning_meta.data.sampler import EpisodeSampler, pad_rows
 from lightning_meta.data.splits import SPLITS, make_splits
 from lightning_meta.data.tokens import TokenizedCorpus
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 from .conftest import make_corpus
 

@@ -14,7 +14,7 @@ from lightning_meta.data import sources
 from lightning_meta.data.clean import clean
 from lightning_meta.data.sources import SourceSpec, load_source
 from lightning_meta.data.tokens import load_clean
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 ROWS = [("good movie", "pos"), ("bad movie", "neg"), ("fine film", "pos"), ("awful", "neg")]
 

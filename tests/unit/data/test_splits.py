@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lightning_meta.data.splits import SPLITS, make_splits, resolve_mode, split_counts
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 NAMES = [f"c{i}" for i in range(20)]
 LABELS = np.repeat(np.arange(20), 10)

@@ -12,7 +12,7 @@ import torch
 from lightning_meta.data import smlmt_index
 from lightning_meta.data.episode import Episode
 from lightning_meta.data.smlmt import SMLMTDataModule
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 
 def make_dm(corpus: Path, cache: Path, **kw: Any) -> SMLMTDataModule:

@@ -11,7 +11,7 @@ import torch
 
 from lightning_meta.data.hybrid import HybridDataModule, LabelledSource, mixing_probs
 from lightning_meta.data.smlmt import SMLMTText
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 
 def make_hybrid(corpus: Path, csv: Path, cache: Path, **kw: Any) -> HybridDataModule:

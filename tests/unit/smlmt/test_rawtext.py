@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lightning_meta.data.rawtext import load_raw_texts, split_gloss, texts_fingerprint
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 
 def test_lines_drop_empty_and_duplicates(tmp_path: Path) -> None:

@@ -12,11 +12,11 @@ from typing import Any
 import torch
 
 from lightning_meta.callbacks.export import META_FILE
-from lightning_meta.checkpoint import load_checkpoint_state
+from lightning_meta.reliability.checkpoint import load_checkpoint_state
 from lightning_meta.data.episode import Episode
 from lightning_meta.lightning.base import EpisodicModule
-from lightning_meta.metrics import MeanCI, episode_scores, mean_ci
-from lightning_meta.resolve import ConfigError
+from lightning_meta.evaluation.metrics import MeanCI, episode_scores, mean_ci
+from lightning_meta.errors import ConfigError
 
 
 def evaluate_episodes(module: EpisodicModule, episodes: Iterable[Episode]) -> dict[str, MeanCI]:

@@ -36,7 +36,7 @@ import torch.distributed as dist
 from pytorch_lightning.strategies import DDPStrategy
 from torch import Tensor, nn
 
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ class MetaDDPStrategy(DDPStrategy):
     Use it wherever ``strategy: ddp`` would go::
 
         trainer:
-          strategy: {class_path: lightning_meta.distributed.MetaDDPStrategy}
+          strategy: {class_path: lightning_meta.lightning.distributed.MetaDDPStrategy}
 
     Launching (``popen``: Lightning starts the local processes; torchrun and SLURM are
     detected from the environment) and the process group work as in :class:`DDPStrategy`.
@@ -253,7 +253,7 @@ def register_strategy() -> None:
     """Make ``strategy: meta_ddp`` (and ``meta_ddp_spawn``) resolve by name in Trainer/CLI.
 
     Explicit (no registration at import); ``strategy: {class_path:
-    lightning_meta.distributed.MetaDDPStrategy}`` works without it.
+    lightning_meta.lightning.distributed.MetaDDPStrategy}`` works without it.
     """
     from pytorch_lightning.strategies import StrategyRegistry
 
@@ -276,6 +276,6 @@ def require_explicit_sync(trainer: pl.Trainer, stage: str | None) -> None:
             f"trainer.strategy: {type(trainer.strategy).__name__} with {trainer.world_size} "
             "processes relies on DistributedDataParallel's autograd hooks, which do not "
             "synchronise second-order or hand-written (Reptile) meta-gradients; use "
-            "strategy: {class_path: lightning_meta.distributed.MetaDDPStrategy} "
+            "strategy: {class_path: lightning_meta.lightning.distributed.MetaDDPStrategy} "
             "(configs/trainer/ddp.yaml)"
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from lightning_meta.resolve import ConfigError
+from lightning_meta.errors import ConfigError
 
 MapLocation = str | torch.device | Callable[..., Any] | dict[str, str] | None
 

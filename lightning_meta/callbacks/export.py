@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -11,11 +10,13 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from lightning_meta.callbacks.model_card import write_export_extras
+from lightning_meta.evaluation.export_meta import META_FILE, ExportMeta, InnerLoopMeta
 from lightning_meta.reliability.checkpoint import load_checkpoint_state
 from lightning_meta.resolve import resolve_pretrained
 
 log = logging.getLogger(__name__)
-META_FILE = "meta_learning.json"
+__all__ = ["META_FILE", "HFExport", "export_module"]
 
 
 def export_module(
@@ -36,27 +37,26 @@ def export_module(
             resolve_pretrained(tokenizer, field="tokenizer")
         ).save_pretrained(out)
     hp = dict(module.hparams)
-    meta = {
-        "algorithm": module.algorithm,
-        "pooling": hp.get("pooling", "mean"),
-        "inner_loop": {
-            "adapt": hp.get("adapt"),
-            "head_init": hp.get("head_init"),
-            "inner_steps": hp.get("inner_steps"),
-            "eval_inner_steps": module.eval_steps,
-            "inner_lr": hp.get("inner_lr"),
-            "first_order": module.inner.first_order,
-            "learned_inner_lrs": module.learned_inner_lrs(),
-        },
-        "n_way": module.n_way,
-        "hyperparameters": {
+    meta = ExportMeta(
+        algorithm=module.algorithm,
+        pooling=hp.get("pooling", "mean"),
+        inner_loop=InnerLoopMeta(
+            adapt=hp.get("adapt"),
+            head_init=hp.get("head_init"),
+            inner_steps=hp.get("inner_steps"),
+            eval_inner_steps=module.eval_steps,
+            inner_lr=hp.get("inner_lr"),
+            first_order=module.inner.first_order,
+            learned_inner_lrs=module.learned_inner_lrs(),
+        ),
+        n_way=module.n_way,
+        hyperparameters={
             k: v for k, v in hp.items() if isinstance(v, (str, int, float, bool, type(None)))
         },
         **extra,
-    }
-    tmp = out / (META_FILE + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2, default=str))
-    os.replace(tmp, out / META_FILE)
+    )
+    meta.write(out)
+    write_export_extras(out, meta, encoder)  # model card + sentence-transformers config
     return out
 
 

@@ -19,6 +19,7 @@ extensions); column checks happen right after loading, before any tokenisation.
 from __future__ import annotations
 
 import difflib
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -216,13 +217,56 @@ def from_columns(ds: datasets.Dataset, text_column: str, label_column: str) -> d
     return _to_text_label(texts, labels, names)
 
 
+_FORMAT_HINTS = {
+    "csv": "a non-empty CSV/TSV text file with a header row (e.g. text,label) and balanced quotes",
+    "json": "JSON Lines (one complete JSON object per line) or a JSON array of objects",
+    "parquet": "a complete parquet file (e.g. written by pandas.DataFrame.to_parquet)",
+}
+
+
+def _root_cause(err: BaseException) -> str:
+    """The innermost message of an exception chain, on one line."""
+    while err.__cause__ is not None or (err.__context__ and not err.__suppress_context__):
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return f"{type(err).__name__}: {first[:160]}"
+
+
+def _read_files(builder: str, files: list[str], root: Path, kwargs: dict[str, Any]) -> Any:
+    quiet = logging.getLogger("datasets.packaged_modules")  # it logs the error we re-raise
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        return datasets.load_dataset(
+            builder, data_files=files, split="train", cache_dir=str(root / "hf"), **kwargs
+        )
+    finally:
+        quiet.setLevel(level)
+
+
 def _load_files(spec: SourceSpec, root: Path) -> datasets.Dataset:
+    """Read local files with ``datasets``; a file that exists but cannot be parsed (empty, not
+    really this format, a truncated line, a corrupt parquet) becomes one ConfigError line that
+    names the file, the format and what to check, instead of a datasets/pyarrow traceback."""
     files = [str(f) for f in spec.files]
     suffix = spec.files[0].suffix.lower()
+    builder = EXTENSIONS[suffix]
     kwargs: dict[str, Any] = {"delimiter": "\t"} if suffix == ".tsv" else {}
-    ds = datasets.load_dataset(
-        EXTENSIONS[suffix], data_files=files, split="train", cache_dir=str(root / "hf"), **kwargs
-    )
+    try:
+        ds = _read_files(builder, files, root, kwargs)
+    except Exception as err:  # noqa: BLE001 - re-raised as a one-line ConfigError below
+        bad = files[0]
+        if len(files) > 1:  # find the unreadable one (error path only)
+            for f in files:
+                try:
+                    _read_files(builder, [f], root, kwargs)
+                except Exception:  # noqa: BLE001
+                    bad = f
+                    break
+        raise ConfigError(
+            f"data_files: cannot read {bad} as {suffix.lstrip('.')} ({_root_cause(err)}); "
+            f"check that it is {_FORMAT_HINTS[builder]}"
+        ) from err
     assert isinstance(ds, datasets.Dataset)
     return ds
 

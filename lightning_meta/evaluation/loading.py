@@ -1,56 +1,42 @@
-"""Evaluate any few-shot method on fixed episodes, and load models from exports or checkpoints."""
+"""Load any model for evaluation: a ``.ckpt`` file, an exported directory or an encoder name.
+
+- :func:`load_module_from_checkpoint`: the lightning-meta module a checkpoint was written by
+  (safe load: tensors and plain data only);
+- :func:`load_module_from_export`: an exported Hugging Face directory (or any encoder name)
+  wrapped for evaluation, adapting with the settings its ``meta_learning.json`` records;
+- :func:`build_evaluator`: the one place that constructs those evaluation modules.
+"""
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from lightning_meta.callbacks.export import META_FILE
-from lightning_meta.reliability.checkpoint import load_checkpoint_state
-from lightning_meta.data.episode import Episode
-from lightning_meta.lightning.base import EpisodicModule
-from lightning_meta.evaluation.metrics import MeanCI, episode_scores, mean_ci
 from lightning_meta.errors import ConfigError
+from lightning_meta.evaluation.export_meta import ExportMeta
+from lightning_meta.evaluation.importing import import_class
+from lightning_meta.lightning.base import EpisodicModule
+from lightning_meta.reliability.checkpoint import load_checkpoint_state
+
+__all__ = [
+    "METHODS", "build_evaluator", "load_any", "load_module_from_checkpoint",
+    "load_module_from_export", "module_class",
+]  # fmt: skip
+
+# finetune: adapt on the support set; centroid: frozen encoder + nearest class centroid (cosine)
+METHODS = ("finetune", "centroid")
 
 
-def evaluate_episodes(module: EpisodicModule, episodes: Iterable[Episode]) -> dict[str, MeanCI]:
-    """Adapt on every episode's support set, score its query: mean ± 95% CI of acc and F1."""
-    accs, f1s = episode_score_lists(module, episodes)
-    return {"acc": mean_ci(accs), "f1": mean_ci(f1s)}
-
-
-def episode_score_lists(
-    module: EpisodicModule, episodes: Iterable[Episode]
-) -> tuple[list[float], list[float]]:
-    """Per-episode query accuracy and macro-F1 after adapting on each support set, in order."""
-    module.eval()
-    accs: list[float] = []
-    f1s: list[float] = []
-    device = module.device
-    with torch.enable_grad():
-        for ep in episodes:
-            ep = ep.to(device)
-            out = module.evaluate_episode(ep)
-            acc, f1 = episode_scores(out.logits, ep.query.labels, ep.n_way)
-            accs.append(acc)
-            f1s.append(f1)
-    return accs, f1s
-
-
-def _module_class(class_path: str) -> type[EpisodicModule]:
-    module_name, _, cls_name = class_path.rpartition(".")
+def module_class(class_path: str) -> type[EpisodicModule]:
+    """The ``EpisodicModule`` subclass a checkpoint names (lightning-meta classes only)."""
+    module_name, _, _ = class_path.rpartition(".")
     if not module_name.startswith("lightning_meta."):
         raise ConfigError(
             f"checkpoint: class {class_path} is not a lightning-meta module; refusing to import it"
         )
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    if not (isinstance(cls, type) and issubclass(cls, EpisodicModule)):
+    cls = import_class(class_path, "checkpoint.class_path")
+    if not issubclass(cls, EpisodicModule):
         raise ConfigError(f"checkpoint: {class_path} is not an EpisodicModule")
     return cls
 
@@ -63,12 +49,34 @@ def load_module_from_checkpoint(path: str | Path) -> EpisodicModule:
         raise ConfigError(
             f"checkpoint: {path} was not written by lightning-meta (no 'lightning_meta' entry)"
         )
-    cls = _module_class(str(meta["class_path"]))
+    cls = module_class(str(meta["class_path"]))
     accepted = inspect.signature(cls.__init__).parameters
     hparams = {k: v for k, v in dict(state.get("hyper_parameters", {})).items() if k in accepted}
     module = cls(**hparams)
     module.load_state_dict(state["state_dict"])
     return module
+
+
+def build_evaluator(
+    backbone: str,
+    method: str = "finetune",
+    pooling: str = "mean",
+    n_way: int = 5,
+    adaptation: dict[str, Any] | None = None,
+) -> EpisodicModule:
+    """An evaluation-only module over the encoder ``backbone``.
+
+    method 'finetune': ``FineTune`` adapting with ``adaptation`` (adapt, head_init, inner_steps,
+    inner_lr; FineTune's own defaults for what is missing); method 'centroid': the frozen
+    encoder + nearest class centroid (cosine), a ``ProtoNet`` that is never trained.
+    """
+    from lightning_meta.lightning import FineTune, ProtoNet
+
+    if method == "centroid":
+        return ProtoNet(backbone=backbone, pooling=pooling, n_way=n_way, distance="cosine")  # type: ignore[arg-type]
+    if method != "finetune":
+        raise ConfigError(f"method: unknown '{method}'; use finetune or centroid")
+    return FineTune(backbone=backbone, pooling=pooling, n_way=n_way, **(adaptation or {}))  # type: ignore[arg-type]
 
 
 def load_module_from_export(
@@ -79,27 +87,15 @@ def load_module_from_export(
 ) -> EpisodicModule:
     """Build an evaluator over an exported HF directory (or any encoder name).
 
-    method 'finetune': adapt with the inner-loop settings in meta_learning.json (or defaults);
-    method 'centroid': frozen encoder + nearest class centroid (cosine).
+    method 'finetune': adapt with the inner-loop settings in meta_learning.json (or defaults),
+    ``overrides`` replacing any of them; method 'centroid': frozen encoder + nearest class
+    centroid (cosine).
     """
-    from lightning_meta.lightning import FineTune, ProtoNet
-
-    meta_path = Path(path) / META_FILE
-    meta: dict[str, Any] = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    pooling = meta.get("pooling", "mean")
+    meta = ExportMeta.read(path) or ExportMeta()
     if method == "centroid":
-        return ProtoNet(backbone=str(path), pooling=pooling, n_way=n_way, distance="cosine")
-    if method != "finetune":
-        raise ConfigError(f"method: unknown '{method}'; use finetune or centroid")
-    inner = dict(meta.get("inner_loop", {}))
-    args: dict[str, Any] = {
-        "adapt": inner.get("adapt") or "top1",
-        "head_init": inner.get("head_init") or "prototype",
-        "inner_steps": inner.get("eval_inner_steps") or inner.get("inner_steps") or 5,
-        "inner_lr": inner.get("inner_lr") or 1e-2,
-    }
-    args.update(overrides or {})
-    return FineTune(backbone=str(path), pooling=pooling, n_way=n_way, **args)
+        return build_evaluator(str(path), "centroid", pooling=meta.pooling, n_way=n_way)
+    adaptation = {**meta.adaptation(), **(overrides or {})}
+    return build_evaluator(str(path), method, meta.pooling, n_way, adaptation)
 
 
 def load_any(

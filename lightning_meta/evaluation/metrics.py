@@ -1,4 +1,5 @@
-"""Few-shot evaluation metrics: per-episode accuracy and macro-F1, mean with a 95% CI."""
+"""Few-shot evaluation metrics: per-episode accuracy, macro-precision, macro-recall and macro-F1,
+mean with a 95% CI."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torchmetrics.functional.classification import multiclass_f1_score
+from torchmetrics.functional.classification import (
+    multiclass_f1_score,
+    multiclass_precision,
+    multiclass_recall,
+)
+
+METRICS = ("acc", "precision", "recall", "f1")
+"""Keys of :func:`episode_metrics`, in table order."""
 
 
 def episode_scores(logits: Tensor, labels: Tensor, n_way: int) -> tuple[float, float]:
@@ -17,6 +25,23 @@ def episode_scores(logits: Tensor, labels: Tensor, n_way: int) -> tuple[float, f
     acc = (preds == labels).float().mean().item()
     f1 = multiclass_f1_score(preds, labels, num_classes=n_way, average="macro").item()
     return acc, f1
+
+
+def episode_metrics(logits: Tensor, labels: Tensor, n_way: int) -> dict[str, float]:
+    """Accuracy, macro-precision, macro-recall and macro-F1 of one set of predictions.
+
+    logits: (Q, N), labels: (Q,) in [0, n_way). Macro averages (torchmetrics) run over the
+    classes that occur in the labels or the predictions; a class that is never predicted has
+    precision 0 (and one never present, recall 0), as scikit-learn's ``zero_division=0``.
+    """
+    preds = logits.argmax(dim=-1)
+    n = n_way
+    return {
+        "acc": (preds == labels).float().mean().item(),
+        "precision": multiclass_precision(preds, labels, num_classes=n, average="macro").item(),
+        "recall": multiclass_recall(preds, labels, num_classes=n, average="macro").item(),
+        "f1": multiclass_f1_score(preds, labels, num_classes=n, average="macro").item(),
+    }
 
 
 @dataclass(frozen=True)

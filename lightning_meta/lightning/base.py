@@ -211,6 +211,16 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
 
     def setup(self, stage: str) -> None:
         require_explicit_sync(self.trainer, stage)
+        # evaluation adapts with gradients: under torch.inference_mode (Lightning's default) it
+        # would fail deep in autograd (l2l#432, Lightning#14497), so say what to change here
+        loop = {"fit": "validate_loop", "validate": "validate_loop", "test": "test_loop"}.get(stage)
+        evaluates = stage != "fit" or self.trainer.limit_val_batches != 0
+        if loop and evaluates and getattr(getattr(self.trainer, loop, None), "inference_mode", False):
+            raise ConfigError(
+                f"trainer.inference_mode: {type(self).__name__} adapts with gradients during "
+                f"{'validation' if loop == 'validate_loop' else 'test'}; build the trainer with "
+                f"Trainer(inference_mode=False) (YAML: trainer.inference_mode: false)"
+            )
 
     def sync_gradients(self, skip: bool = False) -> bool:
         """Manual optimisation: average ``.grad`` over all ranks now (before clipping and

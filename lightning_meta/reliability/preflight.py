@@ -1,6 +1,6 @@
 """Cheap checks after the config is parsed and before Lightning creates any directory.
 
-Run by :class:`~lightning_meta.lightning_cli.MetaCLI` before fit/validate/test, in this order:
+Run by :class:`~lightning_meta.cli.lightning.MetaCLI` before fit/validate/test, in this order:
 
 1. every output directory (``default_root_dir``, logger ``save_dir``, checkpoint and export
    ``dirpath``) can be created: checked on the nearest existing parent, nothing is written;

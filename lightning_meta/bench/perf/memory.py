@@ -30,22 +30,21 @@ Printed ``name: value`` lines (MB = 2**20 bytes):
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ctypes
 import gc
 import multiprocessing as mp
 import os
 import resource
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from lightning_meta.algorithms import InnerLoopConfig, maml_task
-from lightning_meta.bench.workload import Workload, make_classifier, random_episode, vocab_size
+from lightning_meta.bench.perf.workload import Workload, make_classifier, random_episode, vocab_size
 
-__all__ = ["MemoryConfig", "main", "measure_memory", "memory_lines"]
+__all__ = ["MemoryConfig", "measure_memory", "memory_lines"]
 
 MB = 2.0**20
 MMAP_ENV = "MALLOC_MMAP_THRESHOLD_"
@@ -200,36 +199,3 @@ def memory_lines(cfg: MemoryConfig) -> list[str]:
         f"process, {'peak allocated' if cfg.device == 'cuda' else 'peak RSS'} minus baseline"
     )
     return [head] + [f"{k}: {v:.3f}" for k, v in measure_memory(cfg).items()]
-
-
-def parse_args(argv: list[str]) -> MemoryConfig:
-    p = argparse.ArgumentParser(
-        prog="python -m lightning_meta.bench.memory", description=__doc__.split("\n")[0]
-    )
-    p.add_argument("--model", default="minilm", help="alias, local directory, hub name or 'tiny'")
-    p.add_argument("--adapt", default="all", help="what the inner loop adapts (default: all)")
-    p.add_argument("--head-init", choices=["zero", "prototype"], default="zero")
-    p.add_argument("--max-length", type=int, default=48)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--quick", action="store_true", help="max_length 32")
-    a = p.parse_args(argv)
-    device = a.device if a.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    cfg = MemoryConfig(
-        workload=Workload(model=a.model, max_length=a.max_length),
-        adapt=a.adapt,
-        head_init=a.head_init,
-        device=device,
-    )
-    return replace(cfg, workload=replace(cfg.workload, max_length=32)) if a.quick else cfg
-
-
-def main(argv: list[str]) -> int:
-    for line in memory_lines(parse_args(argv)):
-        print(line, flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    raise SystemExit(main(sys.argv[1:]))

@@ -3,52 +3,61 @@
 lightning-meta fit|validate|test --config configs/experiment/fomaml_wordnet.yaml
 lightning-meta data describe wordnet
 lightning-meta evaluate --model runs/default/export --data wordnet --episodes 300
-lightning-meta bench data|speed|accuracy|paired
+lightning-meta bench data|speed|memory|throughput|accuracy|paired|compare
+
+Each command is a ``module:function`` taking its remaining arguments; the command modules are
+imported only when their command runs, so ``lightning-meta --help`` imports no torch.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import sys
 from collections.abc import Callable
 
 from lightning_meta.errors import ConfigError, LightningMetaError
+from lightning_meta.evaluation.importing import import_object
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 TOOL_COMMANDS: dict[str, str] = {
-    "evaluate": "lightning_meta.evaluate:main",
-    "report": "lightning_meta.report:main",
-    "export": "lightning_meta.export_cli:main",
+    "evaluate": "lightning_meta.cli.evaluate:main",
+    "report": "lightning_meta.cli.report:main",
+    "export": "lightning_meta.cli.export:main",
+    "tune": "lightning_meta.cli.tune:main",
 }
 GROUP_COMMANDS: dict[str, dict[str, str]] = {
-    "data": {"describe": "lightning_meta.data.describe:main"},
+    "data": {"describe": "lightning_meta.cli.describe:main"},
     "bench": {
-        "data": "lightning_meta.bench.data:main",
-        "speed": "lightning_meta.bench.speed:main",
-        "accuracy": "lightning_meta.bench.accuracy:main",
-        "paired": "lightning_meta.bench.paired:main",
+        "data": "lightning_meta.cli.bench:data_main",
+        "speed": "lightning_meta.cli.bench:speed_main",
+        "memory": "lightning_meta.cli.bench:memory_main",
+        "throughput": "lightning_meta.cli.bench:throughput_main",
+        "accuracy": "lightning_meta.cli.bench_suite:accuracy_main",
+        "paired": "lightning_meta.cli.bench_suite:paired_main",
+        "compare": "lightning_meta.cli.bench_suite:compare_main",
     },
 }
+SMLMT_DATA_BENCH = "lightning_meta.cli.bench:smlmt_data_main"
 USAGE = (
     "usage: lightning-meta {fit,validate,test} --config FILE [...]\n"
     "       lightning-meta data describe SOURCE [options]\n"
-    "       lightning-meta evaluate --model DIR_OR_CKPT --data SOURCE [--episodes N]\n"
-    "       lightning-meta report --export DIR [options]\n"
+    "       lightning-meta evaluate --model DIR_OR_CKPT --data SOURCE [--episodes N] [--config FILE]\n"
+    "       lightning-meta report --export DIR [options] [--config FILE]\n"
     "       lightning-meta export --ckpt FILE --out DIR [--config RUN/config.yaml]\n"
-    "       lightning-meta bench {data,speed,accuracy,paired} [options]\n"
+    "       lightning-meta tune --config FILE --space SPACE.yaml --n-trials N [--eval-only]\n"
+    "       lightning-meta bench {data,speed,memory,throughput,accuracy,paired,compare} [options]\n"
+    "add --help after any command for its options (with types and defaults)\n"
     "add --debug to any command to see full tracebacks"
 )
 
 
 def _load(target: str) -> Callable[[list[str]], int]:
-    module, func = target.split(":")
-    return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
+    return import_object(target, "command")  # type: ignore[no-any-return]
 
 
 def run_lightning(argv: list[str]) -> int:
-    from lightning_meta.lightning_cli import run_cli
+    from lightning_meta.cli.lightning import run_cli
 
     run_cli(argv)
     return 0
@@ -71,11 +80,11 @@ def dispatch(argv: list[str]) -> int:
             )
         target = group[rest[0]]
         if cmd == "bench" and rest[0] == "data" and "--smlmt" in rest:
-            target = "lightning_meta.bench.smlmt:smlmt_bench"
+            target = SMLMT_DATA_BENCH
             rest = [a for a in rest if a != "--smlmt"]
         return _load(target)(rest[1:])
     raise ConfigError(
-        f"command: unknown command '{cmd}'; use one of fit, validate, test, data, evaluate, report, bench"
+        f"command: unknown command '{cmd}'; use one of fit, validate, test, data, evaluate, report, export, tune, bench"
     )
 
 

@@ -1,7 +1,7 @@
-"""Paired comparisons on shared episodes: ``lightning-meta bench paired EPISODES_CSV``.
+"""Paired comparisons on shared episodes (``lightning-meta bench paired EPISODES_CSV``).
 
-Every method of an accuracy suite (``bench accuracy``) or of the SMLMT comparison
-(``python -m lightning_meta.bench.smlmt compare``) is scored on the *same* fixed episodes, so
+Every method of an accuracy suite (``bench accuracy``) or of the encoder comparison
+(``bench compare``) is scored on the *same* fixed episodes, so
 the difference of two methods is best estimated per episode: mean ± 95% CI of
 ``score(method, episode) - score(baseline, episode)``. Episode-to-episode difficulty cancels,
 and the interval is usually several times narrower than the two marginal CIs.
@@ -13,7 +13,6 @@ columns ``method, target, episode, acc, f1``.
 
 from __future__ import annotations
 
-import argparse
 import csv
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,7 +21,7 @@ from lightning_meta.evaluation.metrics import MeanCI, mean_ci
 from lightning_meta.errors import ConfigError
 
 __all__ = [
-    "Scores", "main", "paired_differences", "read_episodes", "render_paired", "scores_from_rows",
+    "Scores", "paired_differences", "read_episodes", "render_paired", "scores_from_rows",
     "write_episodes",
 ]  # fmt: skip
 
@@ -105,23 +104,3 @@ def render_paired(
                  for m in metrics]  # fmt: skip
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(
-        prog="lightning-meta bench paired", description=__doc__.split("\n")[0]
-    )
-    p.add_argument("episodes_csv", help="episodes.csv of bench accuracy or smlmt compare")
-    p.add_argument("--baseline", default=None, help="method to subtract (default: the first)")
-    p.add_argument("--metric", nargs="+", default=["acc", "f1"], choices=["acc", "f1"])
-    a = p.parse_args(argv)
-    if not Path(a.episodes_csv).is_file():
-        raise ConfigError(f"episodes_csv: {a.episodes_csv} does not exist; give an episodes.csv")
-    scores = read_episodes(a.episodes_csv)
-    if not scores:
-        raise ConfigError(f"episodes_csv: {a.episodes_csv} has no rows")
-    baseline = a.baseline or next(iter(scores))
-    targets = list(dict.fromkeys(t for per in scores.values() for t in per))
-    diffs = paired_differences(scores, baseline)
-    print(render_paired(diffs, baseline, targets, tuple(a.metric)))
-    return 0

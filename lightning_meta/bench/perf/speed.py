@@ -1,4 +1,4 @@
-"""`lightning-meta bench speed`: meta-step speed ratios, measured side by side in one process.
+"""Meta-step speed ratios (``lightning-meta bench speed``), measured side by side in one process.
 
 Workload: one N-way K-shot episode (default 5-way 5-shot, 5 queries per class) of random token
 ids padded to ``max_length`` (48), on MiniLM-L6 by default. Every measurement warms up, then
@@ -23,22 +23,21 @@ Printed ``name: value`` lines:
   query pass needs no backward) on the query batch.
 - ``top1_inner_step_vs_full_ratio``: marginal cost of one more inner step adapting the top
   layer + head (bottom cached) / the same with the whole model adapting.
-- ``memory`` (:mod:`lightning_meta.bench.memory`, a fresh spawned process per point): peak
+- ``memory`` (:mod:`lightning_meta.bench.perf.memory`, a fresh spawned process per point): peak
   meta-step memory (RSS on CPU, allocated on CUDA) at 1, 2, 5, 10 inner steps for second-order
   and first-order MAML; ``fomaml_mem_10_vs_1_ratio`` (target <= 1.10) and
   ``maml2_mem_slope_mb_per_step``.
-- ``throughput`` (:mod:`lightning_meta.bench.throughput`): ``meta_steps_per_s_<algo>`` for
+- ``throughput`` (:mod:`lightning_meta.bench.perf.throughput`): ``meta_steps_per_s_<algo>`` for
   maml, fomaml, reptile and protonet, each module with its defaults, meta-batch of 4 tasks.
 Absolute times (ms) are printed as context.
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -48,7 +47,7 @@ from lightning_meta.algorithms import InnerLoopConfig, maml_task, reptile_task
 from lightning_meta.data.episode import Episode, TextBatch
 from lightning_meta.models import EpisodicClassifier, load_encoder, prototype_head
 
-__all__ = ["SpeedConfig", "main"]
+__all__ = ["MEASUREMENTS", "SpeedConfig", "speed_lines"]
 
 
 @dataclass
@@ -241,9 +240,9 @@ def measure_top1_inner_step(cfg: SpeedConfig, few: int = 1, many: int = 6) -> di
 
 
 def measure_memory_vs_steps(cfg: SpeedConfig) -> dict[str, float]:
-    """Peak meta-step memory vs inner steps (1, 2, 5, 10), MAML vs FOMAML: bench/memory.py."""
-    from lightning_meta.bench.memory import MemoryConfig, measure_memory
-    from lightning_meta.bench.workload import Workload
+    """Peak meta-step memory vs inner steps (1, 2, 5, 10), MAML vs FOMAML: bench/perf/memory.py."""
+    from lightning_meta.bench.perf.memory import MemoryConfig, measure_memory
+    from lightning_meta.bench.perf.workload import Workload
 
     w = Workload(cfg.model, cfg.n_way, cfg.shots, cfg.queries, cfg.max_length, cfg.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -251,10 +250,10 @@ def measure_memory_vs_steps(cfg: SpeedConfig) -> dict[str, float]:
 
 
 def measure_meta_steps_per_s(cfg: SpeedConfig) -> dict[str, float]:
-    """Meta-steps/s of every algorithm's module (defaults): bench/throughput.py. Repeats:
+    """Meta-steps/s of every algorithm's module (defaults): bench/perf/throughput.py. Repeats:
     ``repeats // 3`` (2 by default, 1 with --quick): a MiniLM meta-step takes seconds."""
-    from lightning_meta.bench.throughput import ThroughputConfig, measure_meta_steps
-    from lightning_meta.bench.workload import Workload
+    from lightning_meta.bench.perf.throughput import ThroughputConfig, measure_meta_steps
+    from lightning_meta.bench.perf.workload import Workload
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     w = Workload(model=cfg.model, queries=15, max_length=cfg.max_length, seed=cfg.seed)
@@ -272,39 +271,14 @@ MEASUREMENTS: dict[str, Callable[[SpeedConfig], dict[str, float]]] = {
 }
 
 
-def parse_args(argv: list[str]) -> tuple[SpeedConfig, list[str]]:
-    p = argparse.ArgumentParser(
-        prog="lightning-meta bench speed", description=__doc__.split("\n")[0]
-    )
-    p.add_argument("--model", default="minilm", help="alias, local directory or hub name")
-    p.add_argument("--quick", action="store_true", help="1 warm-up, 3 repeats")
-    p.add_argument("--repeats", type=int, default=None, help="default 7 (3 with --quick)")
-    p.add_argument("--warmup", type=int, default=None, help="default 2 (1 with --quick)")
-    p.add_argument("--steps", type=int, default=5, help="inner steps for the floor ratios")
-    p.add_argument("--head-init", choices=["prototype", "zero"], default="zero")
-    p.add_argument("--max-length", type=int, default=48)
-    p.add_argument("--only", nargs="*", choices=sorted(MEASUREMENTS), default=list(MEASUREMENTS))
-    a = p.parse_args(argv)
-    cfg = SpeedConfig(
-        model=a.model,
-        max_length=a.max_length,
-        steps=a.steps,
-        head_init=a.head_init,
-        warmup=a.warmup if a.warmup is not None else (1 if a.quick else 2),
-        repeats=a.repeats if a.repeats is not None else (3 if a.quick else 7),
-    )
-    return cfg, a.only
-
-
-def main(argv: list[str]) -> int:
-    cfg, only = parse_args(argv)
+def speed_lines(cfg: SpeedConfig, only: list[str]) -> Iterator[str]:
+    """The header, then one ``name: value`` line per measurement as soon as it is taken."""
     torch.manual_seed(cfg.seed)
-    print(
+    yield (
         f"# model={cfg.model} {cfg.n_way}-way {cfg.shots}-shot, {cfg.queries} queries/class, "
         f"max_length={cfg.max_length}, head_init={cfg.head_init}, threads={torch.get_num_threads()}, "
         f"median of {cfg.repeats}"
     )
     for key in only:
         for name, value in MEASUREMENTS[key](cfg).items():
-            print(f"{name}: {value:.3g}" if "diff" in name else f"{name}: {value:.3f}", flush=True)
-    return 0
+            yield f"{name}: {value:.3g}" if "diff" in name else f"{name}: {value:.3f}"

@@ -9,33 +9,39 @@ tokenizer plus ``meta_learning.json``), for checkpoints of runs that were stoppe
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
 import yaml
+from jsonargparse import ArgumentParser
 
 from lightning_meta.callbacks.export import export_module
-from lightning_meta.reliability.checkpoint import load_checkpoint_state
-from lightning_meta.evaluation.loading import load_module_from_checkpoint
+from lightning_meta.cli.parser import tool_parser
 from lightning_meta.errors import ConfigError
+from lightning_meta.evaluation.loading import load_module_from_checkpoint
+from lightning_meta.reliability.checkpoint import load_checkpoint_state
+
+
+def build_parser() -> ArgumentParser:
+    # --config here is the run's config.yaml (recorded), not a file of this command's options
+    p = tool_parser("export", __doc__)
+    p.add_argument(
+        "--ckpt", type=str, required=True, help="checkpoint written by lightning-meta fit"
+    )
+    p.add_argument(
+        "--config", type=str, default=None,
+        help="the run's config.yaml (recorded in meta_learning.json)",
+    )  # fmt: skip
+    p.add_argument("--out", type=str, required=True, help="output directory")
+    p.add_argument(
+        "--tokenizer", type=str, default=None,
+        help="default: the config's data tokenizer, else 'minilm'",
+    )  # fmt: skip
+    return p
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(
-        prog="lightning-meta export",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--ckpt", required=True, help="checkpoint written by lightning-meta fit")
-    p.add_argument(
-        "--config", default=None, help="the run's config.yaml (recorded in meta_learning.json)"
-    )
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument(
-        "--tokenizer", default=None, help="default: the config's data tokenizer, else 'minilm'"
-    )
-    a = p.parse_args(argv)
+    a = build_parser().parse_args(argv)
     config: Any = None
     if a.config is not None:
         path = Path(a.config)

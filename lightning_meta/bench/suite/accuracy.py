@@ -1,14 +1,13 @@
-"""`lightning-meta bench accuracy`: a reproducible accuracy table across algorithms and targets.
+"""The accuracy suite run behind ``lightning-meta bench accuracy``: a reproducible accuracy
+table across algorithms and targets.
 
-    lightning-meta bench accuracy --suite configs/bench/default.yaml [--quick] [--out DIR]
-
-Runs the suite's matrix (see :mod:`lightning_meta.bench.suite`): every method is built from
+Runs the suite's matrix (see :mod:`lightning_meta.bench.suite.spec`): every method is built from
 the same seed, meta-trained for its budget, and scored on every target's identical fixed test
-episodes. Writes to ``--out`` (default ``runs/bench/<suite>[-quick]``):
+episodes. Writes to the output directory (default ``runs/bench/<suite>[-quick]``):
 
 - ``results.csv`` / ``results.md``: accuracy and macro-F1, mean ± 95% CI (best in bold); with
   ``baseline:`` in the suite, ``results.md`` adds the paired per-episode difference of every
-  method to that one (:mod:`lightning_meta.bench.paired`);
+  method to that one (:mod:`lightning_meta.bench.suite.paired`);
 - ``results.png``: grouped bars with CI whiskers;
 - ``episodes.csv``: per-episode scores (for paired comparisons);
 - ``config.yaml``: the resolved suite (every default filled in), ``environment.json``
@@ -19,7 +18,6 @@ Same suite, same seed, same machine type: identical ``results.csv``.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from pathlib import Path
@@ -27,41 +25,21 @@ from pathlib import Path
 import torch
 import yaml
 
-from lightning_meta.bench.environment import environment
-from lightning_meta.bench.paired import (
+from lightning_meta.bench.perf.environment import environment
+from lightning_meta.bench.suite.paired import (
     paired_differences,
     render_paired,
     scores_from_rows,
     write_episodes,
 )
-from lightning_meta.bench.runner import Resolved, SuiteRun, resolve, run_suite
-from lightning_meta.bench.suite import load_suite
-from lightning_meta.bench.tables import plot_results, render_markdown, write_csv
+from lightning_meta.bench.suite.runner import Resolved, SuiteRun, resolve, run_suite
+from lightning_meta.bench.suite.spec import load_suite
 from lightning_meta.errors import ConfigError
+from lightning_meta.evaluation.tables import plot_results, render_markdown, write_csv
 
-__all__ = ["main", "write_outputs"]
+__all__ = ["DEFAULT_SUITE", "pick_device", "run_accuracy", "write_outputs"]
 
 DEFAULT_SUITE = "configs/bench/default.yaml"
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="lightning-meta bench accuracy", description=__doc__.split("\n")[0]
-    )
-    p.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite YAML (default {DEFAULT_SUITE})")
-    p.add_argument("--quick", action="store_true", help="apply the suite's `quick` overrides")
-    p.add_argument(
-        "--out", default=None, help="output directory (default runs/bench/<suite>[-quick])"
-    )
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: torch's); 1 is fastest on a shared machine")  # fmt: skip
-    p.add_argument("--methods", nargs="+", default=None, metavar="NAME",
-                   help="run only these methods (by name); each row is independent of the others")  # fmt: skip
-    p.add_argument(
-        "--dry-run", action="store_true", help="validate, write config.yaml, run nothing"
-    )
-    return p
 
 
 class _NoAliases(yaml.SafeDumper):
@@ -114,40 +92,50 @@ def write_outputs(
     (out / "timings.json").write_text(json.dumps(run.timings, indent=2) + "\n")
 
 
-def main(argv: list[str]) -> int:
-    a = build_parser().parse_args(argv)
-    if a.threads is not None and a.threads <= 0:
-        raise ConfigError(f"threads: must be positive (got {a.threads})")
-    threads = torch.get_num_threads()
+def run_accuracy(
+    suite: str,
+    out: str | None,
+    argv: list[str],
+    quick: bool = False,
+    device: str = "auto",
+    threads: int | None = None,
+    methods: list[str] | None = None,
+    dry_run: bool = False,
+) -> int:
+    """Load, check and run a suite; write every output. ``argv``: the command line (recorded)."""
+    if threads is not None and threads <= 0:
+        raise ConfigError(f"threads: must be positive (got {threads})")
+    before = torch.get_num_threads()
     try:
-        torch.set_num_threads(a.threads or threads)
-        return run(a, argv)
+        torch.set_num_threads(threads or before)
+        return _run(suite, out, argv, quick, device, methods, dry_run)
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)
 
 
-def run(a: argparse.Namespace, argv: list[str]) -> int:
-    spec = load_suite(a.suite, quick=a.quick)
-    if a.methods is not None:
+def _run(suite: str, out_dir: str | None, argv: list[str], quick: bool, device_name: str,
+         methods: list[str] | None, dry_run: bool) -> int:  # fmt: skip
+    spec = load_suite(suite, quick=quick)
+    if methods is not None:
         known = [m.name for m in spec.methods]
-        for name in a.methods:
+        for name in methods:
             if name not in known:
                 raise ConfigError(f"methods: unknown method '{name}' (known: {', '.join(known)})")
-        spec = dataclasses.replace(spec, methods=[m for m in spec.methods if m.name in a.methods])
-    device = pick_device(a.device)
+        spec = dataclasses.replace(spec, methods=[m for m in spec.methods if m.name in methods])
+    device = pick_device(device_name)
     resolved = resolve(spec)
-    out = Path(a.out or f"runs/bench/{spec.name}{'-quick' if a.quick else ''}")
+    out = Path(out_dir or f"runs/bench/{spec.name}{'-quick' if quick else ''}")
     out.mkdir(parents=True, exist_ok=True)
     env = environment(device, argv)
     (out / "config.yaml").write_text(
         yaml.dump(resolved.as_dict(), Dumper=_NoAliases, sort_keys=False)
     )
     (out / "environment.json").write_text(json.dumps(env, indent=2) + "\n")
-    if a.dry_run:
+    if dry_run:
         print(f"suite '{spec.name}' is valid; wrote {out / 'config.yaml'}")
         return 0
     run = run_suite(resolved, device)
-    write_outputs(out, resolved, run, env, a.quick)
+    write_outputs(out, resolved, run, env, quick)
     print("\n" + (out / "results.md").read_text())
     print(f"wrote {out}/results.csv, results.md, results.png, episodes.csv, config.yaml, "
           f"environment.json, timings.json ({run.timings['total']:.0f}s)")  # fmt: skip

@@ -1,9 +1,12 @@
-"""Accuracy-suite results: one row per (method, target), as CSV, Markdown and a bar chart.
+"""Results tables: one row per (method, target), as CSV, Markdown and a bar chart.
 
-``results.csv`` columns: ``method, target, acc, acc_ci, f1, f1_ci, episodes`` (fractions, the
-CI is the 95% half-width ``1.96 * std / sqrt(n)``). It holds no timings, so two runs with the
-same seed give byte-identical files. ``results.md`` has one accuracy table and one macro-F1
-table (percent, mean ± CI, best mean per column in bold).
+The one results writer of ``report``, ``evaluate``, the accuracy suite (``bench accuracy``) and
+the encoder comparison (``bench compare``). ``results.csv`` columns: ``method, target, acc,
+acc_ci, f1, f1_ci, episodes`` (fractions, the CI is the 95% half-width ``1.96 * std /
+sqrt(n)``). It holds no timings, so two runs with the same seed give byte-identical files.
+Markdown: :func:`render_markdown` (one accuracy and one macro-F1 table, percent, mean ± CI, best
+mean per column in bold) or :func:`render_wide` (one table, accuracy and macro-F1 side by side
+per target).
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from pathlib import Path
 
 from lightning_meta.evaluation.metrics import MeanCI
 
-__all__ = ["Result", "plot_results", "read_csv", "render_markdown", "write_csv"]
+__all__ = [
+    "COLUMNS", "Result", "metric_table", "plot_results", "read_csv", "render_markdown",
+    "render_wide", "write_csv",
+]  # fmt: skip
 
 COLUMNS = ["method", "target", "acc", "acc_ci", "f1", "f1_ci", "episodes"]
 METRICS = {"acc": "accuracy", "f1": "macro-F1"}
@@ -33,8 +39,9 @@ class Result:
         return self.acc if key == "acc" else self.f1
 
 
-def write_csv(path: Path, results: list[Result]) -> None:
-    with path.open("w", newline="") as fh:
+def write_csv(path: str | Path, results: list[Result]) -> None:
+    """``results.csv``: one line per result, floats written exactly (``repr``)."""
+    with Path(path).open("w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(COLUMNS)
         for r in results:
@@ -95,6 +102,26 @@ def render_markdown(results: list[Result], title: str, notes: list[str]) -> str:
     for key, label in METRICS.items():
         parts += [f"## {label} (%), mean ± 95% CI", "", metric_table(results, key), ""]
     return "\n".join(parts)
+
+
+def render_wide(results: list[Result], counts: dict[str, int]) -> str:
+    """One table, one row per method: accuracy and macro-F1 (%) side by side per target;
+    ``counts``: the number of fixed test episodes of each target (in column order)."""
+    methods, targets, cell = _ordered(results)
+    targets = [t for t in counts if t in targets]
+    head = "| method | " + " | ".join(f"{t}: acc | {t}: macro-F1" for t in targets) + " |"
+    n = ", ".join(f"{counts[t]} ({t})" for t in targets)
+    lines = [
+        f"Few-shot accuracy and macro-F1 (%), mean ± 95% CI over fixed test episodes: {n}",
+        "",
+        head,
+        "|---|" + "---|---|" * len(targets),
+    ]
+    for m in methods:
+        cells = [f"{cell[m, t].acc} | {cell[m, t].f1}" if (m, t) in cell else "- | -"
+                 for t in targets]  # fmt: skip
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def plot_results(results: list[Result], title: str = "", path: Path | None = None):  # type: ignore[no-untyped-def]

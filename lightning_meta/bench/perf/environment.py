@@ -29,7 +29,7 @@ def _version(name: str) -> str | None:
 
 def git_state(cwd: Path | None = None) -> dict[str, Any]:
     """Commit and whether the work tree had uncommitted changes (None outside a repository)."""
-    where = cwd or Path(__file__).resolve().parents[2]
+    where = cwd or Path(__file__).resolve().parents[3]  # the repository root
 
     def git(*args: str) -> str | None:
         try:

@@ -1,38 +1,44 @@
-"""``lightning-meta data describe SOURCE``: classes and example counts of a source after cleaning."""
+"""``lightning-meta data describe SOURCE``: classes and example counts of a source after cleaning.
+
+Catches its own ``ConfigError`` (one ``error:`` line, exit code 2), so it behaves the same when
+called directly as ``describe.main([...])``.
+"""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
+from jsonargparse import ArgumentParser, Namespace
 
+from lightning_meta.cli.parser import tool_parser
 from lightning_meta.data.clean import column_values
 from lightning_meta.data.sources import BUILTIN_NAMES, EXTENSIONS, FILES, SourceSpec
 from lightning_meta.data.tokens import load_clean
 from lightning_meta.errors import ConfigError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="lightning-meta data describe",
-        description="Load a source, clean it, and print its classes with example counts.",
+def build_parser() -> ArgumentParser:
+    p = tool_parser(
+        "data describe", "Load a source, clean it, and print its classes with example counts."
     )
     p.add_argument(
-        "source",
+        "source", type=str,
         help=f"built-in ({', '.join(BUILTIN_NAMES)}), a data file, 'files' (with --data-files) or a hub name",
+    )  # fmt: skip
+    p.add_argument(
+        "--data-files", type=str, nargs="+", default=None, help="csv/tsv/json/jsonl/parquet files"
     )
-    p.add_argument("--data-files", nargs="+", default=None, help="csv/tsv/json/jsonl/parquet files")
-    p.add_argument("--text-column", default="text")
-    p.add_argument("--label-column", default="label")
-    p.add_argument("--config-name", default=None, help="hub dataset config")
-    p.add_argument("--hub-split", default="train", help="hub split")
-    p.add_argument("--cache-dir", default=None, help="cache root (downloads)")
+    p.add_argument("--text-column", type=str, default="text")
+    p.add_argument("--label-column", type=str, default="label")
+    p.add_argument("--config-name", type=str, default=None, help="hub dataset config")
+    p.add_argument("--hub-split", type=str, default="train", help="hub split")
+    p.add_argument("--cache-dir", type=str, default=None, help="cache root (downloads)")
     return p
 
 
-def spec_from_args(args: argparse.Namespace) -> SourceSpec:
+def spec_from_args(args: Namespace) -> SourceSpec:
     source, files = args.source, tuple(args.data_files or ())
     if Path(source).suffix.lower() in EXTENSIONS:
         source, files = FILES, (source, *files)
@@ -54,7 +60,7 @@ def format_table(names: list[str], counts: np.ndarray) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         spec = spec_from_args(args)
         ds, report = load_clean(spec, args.cache_dir)
@@ -71,7 +77,3 @@ def main(argv: list[str] | None = None) -> int:
     print(report.summary())
     print(f"{len(present)} classes, {int(counts.sum())} examples")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

@@ -9,7 +9,6 @@ no validation) for exactly ``train_steps`` meta-batches.
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 import logging
 from collections.abc import Iterator
@@ -19,11 +18,15 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from lightning_meta.bench.suite import ClassSpec, MethodSpec
-from lightning_meta.lightning import EpisodicModule, FineTune
+from lightning_meta.bench.suite.spec import ClassSpec, MethodSpec
 from lightning_meta.errors import ConfigError
+from lightning_meta.evaluation.importing import import_class
+from lightning_meta.lightning import EpisodicModule, FineTune
 
-__all__ = ["build_data", "build_method", "meta_train", "resolved_args"]
+__all__ = [
+    "build_data", "build_method", "check_method", "data_class", "meta_train", "model_class",
+    "resolved_args",
+]  # fmt: skip
 
 TRAINER_ARGS: dict[str, Any] = {
     "devices": 1,
@@ -38,17 +41,6 @@ TRAINER_ARGS: dict[str, Any] = {
     "use_distributed_sampler": False,
     "max_epochs": -1,
 }
-
-
-def import_class(class_path: str, where: str) -> type:
-    module_name, _, name = class_path.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError, ValueError):
-        raise ConfigError(f"{where}.class_path: cannot import '{class_path}'") from None
-    if not isinstance(cls, type):
-        raise ConfigError(f"{where}.class_path: '{class_path}' is not a class")
-    return cls
 
 
 def resolved_args(cls: type, init_args: dict[str, Any], where: str) -> dict[str, Any]:
@@ -74,7 +66,7 @@ def resolved_args(cls: type, init_args: dict[str, Any], where: str) -> dict[str,
 
 
 def model_class(spec: ClassSpec, where: str) -> type[EpisodicModule]:
-    cls = import_class(spec.class_path, where)
+    cls = import_class(spec.class_path, f"{where}.class_path")
     if not issubclass(cls, EpisodicModule):
         raise ConfigError(f"{where}.class_path: {spec.class_path} is not an EpisodicModule")
     return cls
@@ -83,7 +75,7 @@ def model_class(spec: ClassSpec, where: str) -> type[EpisodicModule]:
 def data_class(spec: ClassSpec, where: str) -> type[pl.LightningDataModule]:
     from lightning_meta.data import TaskDataModule
 
-    cls = import_class(spec.class_path, where)
+    cls = import_class(spec.class_path, f"{where}.class_path")
     if not (spec.class_path.startswith("lightning_meta.data") and issubclass(cls, TaskDataModule)):
         raise ConfigError(
             f"{where}.class_path: {spec.class_path} is not a lightning_meta.data TaskDataModule"
@@ -94,7 +86,7 @@ def data_class(spec: ClassSpec, where: str) -> type[pl.LightningDataModule]:
 def optimizer_factory(spec: ClassSpec | None, where: str) -> Any:
     if spec is None:
         return None
-    cls = import_class(spec.class_path, where)
+    cls = import_class(spec.class_path, f"{where}.class_path")
     if not issubclass(cls, torch.optim.Optimizer):
         raise ConfigError(f"{where}.class_path: {spec.class_path} is not a torch.optim.Optimizer")
     return functools.partial(cls, **spec.init_args)

@@ -15,13 +15,21 @@ from typing import Any
 
 import torch
 
-from lightning_meta.bench.methods import build_method, check_method, meta_train, resolved_args
-from lightning_meta.bench.suite import ClassSpec, MethodSpec, SuiteSpec
-from lightning_meta.bench.tables import Result
+from lightning_meta.bench.suite.methods import (
+    build_method,
+    check_method,
+    data_class,
+    meta_train,
+    model_class,
+    resolved_args,
+)
+from lightning_meta.bench.suite.spec import ClassSpec, MethodSpec, SuiteSpec
 from lightning_meta.data.episode import Episode
-from lightning_meta.lightning import EpisodicModule
-from lightning_meta.evaluation.metrics import episode_scores, mean_ci
 from lightning_meta.errors import ConfigError
+from lightning_meta.evaluation.episodes import fixed_episodes
+from lightning_meta.evaluation.scoring import score_module, summarise
+from lightning_meta.evaluation.tables import Result
+from lightning_meta.lightning import EpisodicModule
 
 __all__ = ["Resolved", "SuiteRun", "resolve", "run_suite"]
 
@@ -59,7 +67,6 @@ class Resolved:
 
 def resolve(spec: SuiteSpec) -> Resolved:
     """Check every method and target; fill defaults (the suite seed seeds unseeded data)."""
-    from lightning_meta.bench.methods import data_class, model_class
     from lightning_meta.data import EpisodicDataModule
 
     targets: dict[str, dict[str, Any]] = {}
@@ -130,26 +137,7 @@ class Clock:
         return f"elapsed {elapsed:.0f}s, about {left:.0f}s left"
 
 
-def evaluate(
-    module: EpisodicModule, episodes: list[Episode], device: torch.device
-) -> tuple[list[float], list[float]]:
-    """Per-episode query accuracy and macro-F1 after adapting on each support set."""
-    module.eval()
-    accs: list[float] = []
-    f1s: list[float] = []
-    with torch.enable_grad():
-        for ep in episodes:
-            ep = ep.to(device)
-            out = module.evaluate_episode(ep)
-            acc, f1 = episode_scores(out.logits, ep.query.labels, ep.n_way)
-            accs.append(acc)
-            f1s.append(f1)
-    return accs, f1s
-
-
 def build_episodes(resolved: Resolved, log: Callable[[str], None]) -> dict[str, list[Episode]]:
-    from lightning_meta.report import fixed_episodes
-
     out: dict[str, list[Episode]] = {}
     for i, (name, args) in enumerate(resolved.targets.items()):
         t0 = time.perf_counter()
@@ -205,15 +193,14 @@ def run_suite(
             est = f", estimate {pe * len(eps):.0f}s" if pe is not None else ""
             log(f"[{cell}/{n_cells}] {m.name} x {target}: {len(eps)} episodes{est}")
             t0 = time.perf_counter()
-            accs, f1s = evaluate(module, eps, device)
+            scores = score_module(module, eps)
             dt = time.perf_counter() - t0
             clock.add_eval(dt, len(eps))
             run.timings[f"eval/{m.name}/{target}"] = dt
-            r = Result(m.name, target, mean_ci(accs), mean_ci(f1s))
+            summary = summarise(scores)
+            r = Result(m.name, target, summary["acc"], summary["f1"])
             run.results.append(r)
-            run.per_episode += [
-                (m.name, target, k, a, f) for k, (a, f) in enumerate(zip(accs, f1s, strict=True))
-            ]
+            run.per_episode += [(m.name, target, k, s.acc, s.f1) for k, s in enumerate(scores)]
             log(
                 f"    acc {r.acc}  f1 {r.f1}  ({dt:.0f}s, {dt / len(eps):.2f}s/episode; {clock.status()})"
             )

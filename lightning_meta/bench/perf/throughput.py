@@ -12,7 +12,6 @@ as context, ``meta_step_s_<algo>`` (median seconds).
 
 from __future__ import annotations
 
-import argparse
 import gc
 import statistics
 import time
@@ -22,11 +21,11 @@ from dataclasses import dataclass
 import torch
 
 from lightning_meta.algorithms import protonet_task
-from lightning_meta.bench.workload import Workload, random_episode, vocab_size
+from lightning_meta.bench.perf.workload import Workload, random_episode, vocab_size
 from lightning_meta.data.episode import Episode
 from lightning_meta.lightning import MAML, EpisodicModule, ProtoNet, Reptile
 
-__all__ = ["ThroughputConfig", "main", "measure_meta_steps", "throughput_lines"]
+__all__ = ["ALGORITHMS", "ThroughputConfig", "measure_meta_steps", "throughput_lines"]
 
 ALGORITHMS = ("maml", "fomaml", "reptile", "protonet")
 
@@ -116,35 +115,3 @@ def throughput_lines(cfg: ThroughputConfig) -> list[str]:
         f"median of {cfg.repeats}"
     )
     return [head] + [f"{k}: {v:.3f}" for k, v in measure_meta_steps(cfg).items()]
-
-
-def parse_args(argv: list[str]) -> ThroughputConfig:
-    p = argparse.ArgumentParser(
-        prog="python -m lightning_meta.bench.throughput", description=__doc__.split("\n")[0]
-    )
-    p.add_argument("--model", default="minilm", help="alias, local directory, hub name or 'tiny'")
-    p.add_argument("--quick", action="store_true", help="1 warm-up, 1 timed meta-step")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--only", nargs="*", choices=ALGORITHMS, default=list(ALGORITHMS))
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    a = p.parse_args(argv)
-    if a.threads is not None:
-        torch.set_num_threads(a.threads)
-    return ThroughputConfig(
-        workload=Workload(model=a.model, queries=15),
-        repeats=1 if a.quick else a.repeats,
-        algorithms=tuple(a.only),
-        device="cuda" if torch.cuda.is_available() else "cpu",
-    )
-
-
-def main(argv: list[str]) -> int:
-    for line in throughput_lines(parse_args(argv)):
-        print(line, flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    raise SystemExit(main(sys.argv[1:]))

@@ -12,13 +12,17 @@ Loading checks every field and raises a one-line :class:`ConfigError` that names
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import re
 import types
+from argparse import ArgumentError
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
+from jsonargparse import ArgumentParser
 
 from lightning_meta.errors import ConfigError
 
@@ -101,52 +105,65 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp).replace("typing.", ""))
 
 
-def _convert(value: Any, tp: Any, where: str) -> Any:
-    """Check ``value`` against the annotation ``tp`` (dataclasses recursively)."""
-    origin = get_origin(tp)
-    if origin in (Union, types.UnionType):
-        options = get_args(tp)
-        if value is None:
-            if type(None) in options:
-                return None
-            raise ConfigError(f"{where}: must not be null")
-        inner = [t for t in options if t is not type(None)]
-        return _convert(value, inner[0], where)
-    if value is None:
-        raise ConfigError(f"{where}: must not be null (expected {_type_name(tp)})")
-    if dataclasses.is_dataclass(tp):
-        return from_dict(tp, value, where)  # type: ignore[arg-type]
-    if origin is list:
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list (got {type(value).__name__})")
-        (item,) = get_args(tp)
-        return [_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping (got {type(value).__name__})")
-        return dict(value)
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if tp in (int, float, str, bool) and (type(value) is not tp):
-        raise ConfigError(f"{where}: expected {tp.__name__} (got {type(value).__name__} {value!r})")
-    return value
+def _nested(tp: Any) -> tuple[type | None, bool, bool]:
+    """``(dataclass, is_list, nullable)`` of a field type that holds dataclasses, else None."""
+    args = get_args(tp)
+    nullable = get_origin(tp) in (Union, types.UnionType) and type(None) in args
+    inner = next((t for t in args if t is not type(None)), tp) if nullable else tp
+    if get_origin(inner) is list and dataclasses.is_dataclass(get_args(inner)[0]):
+        return get_args(inner)[0], True, nullable
+    return (inner if dataclasses.is_dataclass(inner) else None), False, nullable  # type: ignore[return-value]
+
+
+def _reduce(err: Exception, data: dict[str, Any], hints: dict[str, Any], where: str) -> str:
+    """jsonargparse's parse error as one line naming the field."""
+    text = str(err)
+    if m := re.match(r'Parser key "([^"]+)"', text):
+        key = m.group(1)
+        value = data.get(key)
+        return f"{where}.{key}: expected {_type_name(hints[key])} (got {type(value).__name__} {value!r})"
+    if m := re.search(r"arguments are required: ([\w.]+)", text):
+        return f"{where}.{m.group(1).split(',')[0]}: missing (required)"
+    return f"{where}: {text.splitlines()[0]}"
 
 
 def from_dict(cls: type, data: Any, where: str) -> Any:
-    """Build dataclass ``cls`` from a mapping, rejecting unknown and missing fields."""
+    """Build dataclass ``cls`` from a mapping: jsonargparse checks each field against its type
+    and fills the defaults; fields holding dataclasses are built the same way, recursively.
+    Unknown, missing and null (unless Optional) fields are one-line errors naming the field."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping (got {type(data).__name__})")
     hints = get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(f"{where}: unknown field '{unknown[0]}' (known: {', '.join(fields)})")
-    kwargs = {}
-    for name, f in fields.items():
-        if name in data:
-            kwargs[name] = _convert(data[name], hints[name], f"{where}.{name}")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"{where}.{name}: missing (required)")
+    for name in fields:
+        if name in data and data[name] is None and type(None) not in get_args(hints[name]):
+            raise ConfigError(f"{where}.{name}: must not be null (expected {_type_name(hints[name])})")
+    nested = {name: _nested(hints[name]) for name in fields if _nested(hints[name])[0] is not None}
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_class_arguments(cls, skip=set(nested))
+    flat = {k: copy.deepcopy(v) for k, v in data.items() if k not in nested}
+    try:
+        kwargs = parser.parse_object(flat).as_dict()
+    except ArgumentError as err:
+        raise ConfigError(_reduce(err, data, hints, where)) from None
+    for name, (sub, is_list, _) in nested.items():
+        if name not in data:
+            f = dataclasses.fields(cls)[fields.index(name)]
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{where}.{name}: missing (required)")
+            continue
+        value = data[name]
+        if value is None:
+            kwargs[name] = None
+        elif is_list:
+            if not isinstance(value, list):
+                raise ConfigError(f"{where}.{name}: expected a list (got {type(value).__name__})")
+            kwargs[name] = [from_dict(sub, v, f"{where}.{name}[{i}]") for i, v in enumerate(value)]  # type: ignore[arg-type]
+        else:
+            kwargs[name] = from_dict(sub, value, f"{where}.{name}")  # type: ignore[arg-type]
     return cls(**kwargs)
 
 

@@ -1,0 +1,104 @@
+"""``meta_learning.json``: what an exported model directory says about how it was trained.
+
+Written by :func:`lightning_meta.callbacks.export.export_module` (the ``HFExport`` callback and
+``lightning-meta export``), read by model loading, ``report`` and ``evaluate``. It also holds the
+one place where the test-time adaptation defaults live (:data:`ADAPTATION_DEFAULTS`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ADAPTATION_DEFAULTS", "META_FILE", "ExportMeta", "InnerLoopMeta"]
+
+META_FILE = "meta_learning.json"
+# test-time adaptation of an export that does not record its own (or of a plain encoder):
+# the top transformer layer + a prototype-initialised head, 5 SGD steps at lr 1e-2
+ADAPTATION_DEFAULTS: dict[str, Any] = {
+    "adapt": "top1",
+    "head_init": "prototype",
+    "inner_steps": 5,
+    "inner_lr": 1e-2,
+}
+
+
+@dataclass
+class InnerLoopMeta:
+    """The inner loop the model was meta-trained with (None: not recorded)."""
+
+    adapt: str | None = None
+    head_init: str | None = None
+    inner_steps: int | None = None
+    eval_inner_steps: int | None = None
+    inner_lr: float | None = None
+    first_order: bool | None = None
+    learned_inner_lrs: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ExportMeta:
+    """The fields of ``meta_learning.json``, in the order they are written."""
+
+    algorithm: str = "?"
+    pooling: str = "mean"
+    inner_loop: InnerLoopMeta = field(default_factory=InnerLoopMeta)
+    n_way: int | None = None
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    best_checkpoint: str | None = None
+    best_val_score: float | None = None
+    monitor: str | None = None
+    seed: int | None = None
+    global_step: int | None = None
+    config: Any = None
+    """The run's resolved LightningCLI config (``trainer``, ``model``, ``data``, ...)."""
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ExportMeta:
+        """Known fields of a parsed ``meta_learning.json`` (unknown keys are ignored)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        args = {k: v for k, v in raw.items() if k in known and k != "inner_loop"}
+        inner_known = {f.name for f in dataclasses.fields(InnerLoopMeta)}
+        inner = {k: v for k, v in dict(raw.get("inner_loop") or {}).items() if k in inner_known}
+        if inner.get("learned_inner_lrs") is None:
+            inner.pop("learned_inner_lrs", None)
+        return cls(inner_loop=InnerLoopMeta(**inner), **args)
+
+    @classmethod
+    def read(cls, directory: str | Path) -> ExportMeta | None:
+        """The metadata of an exported directory; None when it has no ``meta_learning.json``."""
+        path = Path(directory) / META_FILE
+        if not path.is_file():
+            return None
+        return cls.from_dict(json.loads(path.read_text()))
+
+    def write(self, directory: str | Path) -> Path:
+        """Write ``meta_learning.json`` into ``directory`` atomically (temp file + replace)."""
+        out = Path(directory) / META_FILE
+        tmp = out.with_name(META_FILE + ".tmp")
+        tmp.write_text(json.dumps(dataclasses.asdict(self), indent=2, default=str))
+        os.replace(tmp, out)
+        return out
+
+    def adaptation(self) -> dict[str, Any]:
+        """FineTune settings that adapt like the export did at evaluation time (the inner loop's
+        ``adapt``, ``head_init``, evaluation steps and lr), with :data:`ADAPTATION_DEFAULTS`
+        for whatever is not recorded."""
+        inner = self.inner_loop
+        return {
+            "adapt": inner.adapt or ADAPTATION_DEFAULTS["adapt"],
+            "head_init": inner.head_init or ADAPTATION_DEFAULTS["head_init"],
+            "inner_steps": inner.eval_inner_steps
+            or inner.inner_steps
+            or ADAPTATION_DEFAULTS["inner_steps"],
+            "inner_lr": inner.inner_lr or ADAPTATION_DEFAULTS["inner_lr"],
+        }
+
+    def data_args(self) -> dict[str, Any]:
+        """``init_args`` of the run's data config ({} when the export records none)."""
+        data = ((self.config or {}).get("data") or {}) if isinstance(self.config, dict) else {}
+        return dict(data.get("init_args") or {})

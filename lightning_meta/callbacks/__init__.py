@@ -5,6 +5,8 @@
 - :class:`WandbLogger` - W&B, offline whenever no API key is configured.
 - :class:`LoggedSaveConfig` - LightningCLI's config saving that also logs the config.
 - :class:`TaskMixLogger` - train tasks per task family (hybrid training).
+- :class:`FinalValidation` - validate and checkpoint the step at which ``max_steps`` ends a run
+  (the CLI adds it to every Trainer).
 
 Imports are lazy (PEP 562): ``lightning_meta.callbacks.HFExport`` does not load matplotlib.
 """
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lightning_meta.callbacks.export import HFExport, export_module
     from lightning_meta.callbacks.plots import Plots
+    from lightning_meta.callbacks.run_end import FinalValidation
     from lightning_meta.callbacks.task_mix import TaskMixLogger
     from lightning_meta.callbacks.tracking import LoggedSaveConfig, WandbLogger
 
@@ -27,9 +30,11 @@ _EXPORTS = {
     "LoggedSaveConfig": "lightning_meta.callbacks.tracking",
     "WandbLogger": "lightning_meta.callbacks.tracking",
     "TaskMixLogger": "lightning_meta.callbacks.task_mix",
+    "FinalValidation": "lightning_meta.callbacks.run_end",
 }
 __all__ = [
-    "HFExport", "LoggedSaveConfig", "Plots", "TaskMixLogger", "WandbLogger", "export_module",
+    "FinalValidation", "HFExport", "LoggedSaveConfig", "Plots", "TaskMixLogger", "WandbLogger",
+    "export_module",
 ]  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import pytorch_lightning as pl
 import torch
 
 from lightning_meta.callbacks.model_card import write_export_extras
+from lightning_meta.callbacks.run_end import stop_reason
 from lightning_meta.evaluation.export_meta import META_FILE, ExportMeta, InnerLoopMeta
 from lightning_meta.reliability.checkpoint import load_checkpoint_state
 from lightning_meta.resolve import resolve_pretrained
@@ -80,8 +81,10 @@ class HFExport(pl.Callback):
         best_path = getattr(ckpt_cb, "best_model_path", "") if ckpt_cb is not None else ""
         best_score = getattr(ckpt_cb, "best_model_score", None) if ckpt_cb is not None else None
         state = pl_module.state_dict()
+        exported_step = trainer.global_step
         if best_path:
-            state = load_checkpoint_state(best_path)["state_dict"]
+            best = load_checkpoint_state(best_path)
+            state, exported_step = best["state_dict"], int(best.get("global_step", -1))
         module = pl_module
         backup = {k: v.detach().clone() for k, v in module.state_dict().items()}
         module.load_state_dict(state)
@@ -100,6 +103,8 @@ class HFExport(pl.Callback):
             "monitor": getattr(ckpt_cb, "monitor", None),
             "seed": int(os.environ.get("PL_GLOBAL_SEED", "-1")),
             "global_step": trainer.global_step,
+            "exported_step": exported_step,
+            "stop_reason": stop_reason(trainer),
             "config": _resolved_config(trainer),
         }
         self.exported_to = export_module(module, out, tokenizer, extra)

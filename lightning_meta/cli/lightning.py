@@ -27,9 +27,11 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
-from lightning_meta.reliability.checkpoint import load_checkpoint_state
+from lightning_meta.callbacks.run_end import FinalValidation
+from lightning_meta.errors import ConfigError
 from lightning_meta.lightning.base import EpisodicModule
 from lightning_meta.reliability.atomic_io import AtomicCheckpointIO
+from lightning_meta.reliability.checkpoint import load_checkpoint_state
 from lightning_meta.reliability.errors import (
     reduce_instantiation_error,
     reduce_parser_error,
@@ -39,7 +41,6 @@ from lightning_meta.reliability.errors import (
 )
 from lightning_meta.reliability.preflight import run_preflight
 from lightning_meta.reliability.rng import RNGState
-from lightning_meta.errors import ConfigError
 
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
 CKPT_ALIASES = ("last", "best", "hpc", "registry")
@@ -91,7 +92,8 @@ def check_config_files(args: list[str]) -> None:
 
 
 def ensure_reliability(trainer: pl.Trainer) -> None:
-    """Atomic checkpoint IO and RNG-state checkpoints, whatever the config says about plugins."""
+    """Atomic checkpoint IO, RNG-state checkpoints and a validated last step, whatever the
+    config says about plugins and callbacks."""
     strategy = trainer.strategy
     if type(strategy.checkpoint_io) is TorchCheckpointIO:
         strategy.checkpoint_io = AtomicCheckpointIO()
@@ -101,6 +103,8 @@ def ensure_reliability(trainer: pl.Trainer) -> None:
         callbacks.remove(cb)
     # first, so its per-batch reseed happens before any other callback draws random numbers
     callbacks.insert(0, rng[0] if rng else RNGState())
+    if not any(isinstance(cb, FinalValidation) for cb in callbacks):
+        callbacks.append(FinalValidation())  # max_steps mid-epoch: validate + checkpoint the end
 
 
 class MetaCLI(LightningCLI):

@@ -20,7 +20,7 @@ import contextlib
 import io
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from jsonargparse import ArgumentParser
@@ -52,18 +52,26 @@ def run_fit(argv: list[str]) -> object:
 
 def build_parser() -> ArgumentParser:
     p = tool_parser("tune", __doc__)
-    p.add_argument("--config", type=str, required=True, help="experiment YAML (what `fit --config` takes)")
+    p.add_argument(
+        "--config", type=str, required=True, help="experiment YAML (what `fit --config` takes)"
+    )
     p.add_argument("--space", type=str, required=True, help="search-space YAML (see configs/tune/)")
     p.add_argument("--n-trials", type=int, required=True, help="complete+pruned trials to reach")
     p.add_argument("--timeout", type=float, default=None, help="stop starting trials after S s")
-    p.add_argument("--storage", type=str, default=None, help="Optuna RDB URL (default: SQLite in study dir)")
-    p.add_argument("--study-name", type=str, default=None, help="default: the experiment file's name")
+    p.add_argument(
+        "--storage", type=str, default=None, help="Optuna RDB URL (default: SQLite in study dir)"
+    )
+    p.add_argument(
+        "--study-name", type=str, default=None, help="default: the experiment file's name"
+    )
     p.add_argument("--study-dir", type=str, default=None, help="default: runs/tune/<study-name>")
-    p.add_argument("--metric", type=str, default="val/acc", help="logged validation metric to optimise")
-    p.add_argument("--direction", type=str, default="maximize", choices=["maximize", "minimize"])
-    p.add_argument("--sampler", type=str, default="tpe", choices=["tpe", "random"])
+    p.add_argument(
+        "--metric", type=str, default="val/acc", help="logged validation metric to optimise"
+    )
+    p.add_argument("--direction", type=Literal["maximize", "minimize"], default="maximize")
+    p.add_argument("--sampler", type=Literal["tpe", "random"], default="tpe")
     p.add_argument("--seed", type=int, default=0, help="sampler seed (one per worker)")
-    p.add_argument("--pruner", type=str, default="median", choices=["median", "hyperband", "none"])
+    p.add_argument("--pruner", type=Literal["median", "hyperband", "none"], default="median")
     p.add_argument("--startup-trials", type=int, default=2, help="median: trials before pruning")
     p.add_argument("--warmup-steps", type=int, default=0, help="median: steps before pruning")
     p.add_argument("--min-resource", type=int, default=1, help="hyperband: first rung (steps)")

@@ -8,9 +8,12 @@ column of type ``ClassLabel`` (so the class names travel with the data).
 - a built-in name (:data:`BUILTIN_NAMES`: ``wordnet``, ``fortunes``, ``sentiment:movie`` ...),
 - ``"files"`` together with ``data_files`` (csv, tsv, json, jsonl or parquet; one or many),
   or directly the path of one such file,
+- a ``pandas.DataFrame`` or ``datasets.Dataset`` passed from Python (kind ``memory``, cache key
+  from its content, see :mod:`~lightning_meta.data.in_memory`),
 - anything else is a hub name (``"sst2"``, ``"stanfordnlp/imdb"``; ``"hub:NAME"`` forces it),
-  loaded with ``datasets.load_dataset(name, config_name, split=hub_split)`` after a quick
-  reachability check, so that offline runs fail in seconds with a pointer to local files.
+  loaded with ``datasets.load_dataset(name, config_name, split=hub_split)``; when the hub is
+  unreachable (or ``HF_HUB_OFFLINE=1``) a copy already in the local ``datasets`` cache is used,
+  and a name that is not cached fails in seconds with a pointer to local files.
 
 :meth:`SourceSpec.validate` does every check that needs no loading (names, paths,
 extensions); column checks happen right after loading, before any tokenisation.
@@ -31,8 +34,16 @@ import datasets
 from lightning_meta.data import builtin, sentiment
 from lightning_meta.data.cache import cache_root, file_stamp
 from lightning_meta.data.clean import column_values
+from lightning_meta.data.in_memory import (
+    MEMORY,
+    Table,
+    check_columns,
+    is_table,
+    table_fingerprint,
+    table_to_dataset,
+)
 from lightning_meta.errors import ConfigError
-from lightning_meta.resolve import hub_reachable
+from lightning_meta.resolve import dataset_cached, datasets_cache_dir, hub_reachable
 
 FILES = "files"
 HUB_PREFIX = "hub:"
@@ -79,7 +90,7 @@ def builtin_data_missing(name: str) -> str | None:
 class SourceSpec:
     """Which labelled text to load and which columns hold text and label."""
 
-    source: str = "wordnet"
+    source: str | Table = "wordnet"
     data_files: tuple[str, ...] = ()
     text_column: str = "text"
     label_column: str = "label"
@@ -88,7 +99,9 @@ class SourceSpec:
 
     @property
     def kind(self) -> str:
-        """``"builtin"``, ``"files"`` or ``"hub"``."""
+        """``"builtin"``, ``"files"``, ``"hub"`` or ``"memory"`` (an in-memory table)."""
+        if not isinstance(self.source, str):
+            return MEMORY
         if self.data_files or self.source == FILES or Path(self.source).suffix in EXTENSIONS:
             return "files"
         if self.source in BUILTIN_SOURCES:
@@ -97,23 +110,45 @@ class SourceSpec:
 
     @property
     def files(self) -> list[Path]:
+        if not isinstance(self.source, str):
+            return []
         raw = self.data_files or ((self.source,) if self.source != FILES else ())
         return [Path(f).expanduser() for f in raw]
 
     @property
     def name(self) -> str:
         """Short name for episodes and reports (``Episode.task_source``)."""
+        if not isinstance(self.source, str):
+            return MEMORY
         return "files" if self.kind == "files" else self.source
 
     @property
     def hub_name(self) -> str:
-        return self.source.removeprefix(HUB_PREFIX)
+        return str(self.source).removeprefix(HUB_PREFIX)
+
+    @property
+    def table(self) -> Table:
+        """The in-memory table (kind ``memory`` only)."""
+        assert not isinstance(self.source, str)
+        return self.source
 
     def validate(self) -> None:
         """Checks that need no loading; raises a one-line ConfigError naming the field."""
         for name in ("text_column", "label_column"):
             if not getattr(self, name):
                 raise ConfigError(f"{name}: must be a non-empty column name")
+        if not isinstance(self.source, str):
+            if not is_table(self.source):
+                raise ConfigError(
+                    f"source: got a {type(self.source).__name__}; use a name, a file path, a "
+                    f"pandas.DataFrame or a datasets.Dataset"
+                )
+            if self.data_files:
+                raise ConfigError("data_files: not used with an in-memory table; drop data_files")
+            check_columns(
+                self.table, {"text_column": self.text_column, "label_column": self.label_column}
+            )
+            return
         if not self.source:
             raise ConfigError(
                 f"source: empty; use a built-in ({available()}), 'files' or a hub name"
@@ -135,7 +170,7 @@ class SourceSpec:
             self._validate_files()
         else:
             self._validate_hub_name()
-            _check_hub_online(self.source)
+            _check_hub_online(self.hub_name)
 
     def _validate_files(self) -> None:
         files = self.files
@@ -168,6 +203,9 @@ class SourceSpec:
 
     def cache_key(self) -> list[Any]:
         """What determines the loaded content (for fingerprints)."""
+        if not isinstance(self.source, str):
+            columns = [self.text_column, self.label_column]
+            return [MEMORY, table_fingerprint(self.table, columns), *columns]
         base: list[Any] = [self.kind, self.source, self.text_column, self.label_column]
         if self.kind == "files":
             return base + [file_stamp(f) for f in self.files]
@@ -272,16 +310,19 @@ def _load_files(spec: SourceSpec, root: Path) -> datasets.Dataset:
 
 
 def _check_hub_online(source: str) -> None:
-    if not hub_reachable():
+    if not hub_reachable() and not dataset_cached(source):
         raise ConfigError(
-            f"source: '{source}' is not a built-in ({available()}) and the Hugging Face hub "
-            f"is unreachable (offline); use local files instead: source: files, "
+            f"source: '{source}' is not a built-in ({available()}), not in the datasets cache "
+            f"({datasets_cache_dir()}) and the Hugging Face hub is unreachable (offline); "
+            f"download it first or use local files instead: source: files, "
             f"data_files: [train.csv] (csv/tsv/json/jsonl/parquet with text,label columns)"
         )
 
 
 def _load_hub(spec: SourceSpec) -> datasets.Dataset:
-    ds = datasets.load_dataset(spec.hub_name, spec.config_name, split=spec.hub_split)
+    ds = datasets.load_dataset(
+        spec.hub_name, spec.config_name, split=spec.hub_split, cache_dir=str(datasets_cache_dir())
+    )
     if not isinstance(ds, datasets.Dataset):
         raise ConfigError(
             f"hub_split: '{spec.hub_split}' did not select one split of {spec.hub_name}"
@@ -293,7 +334,10 @@ def load_source(spec: SourceSpec, cache_dir: str | None = None) -> datasets.Data
     """Load (uncleaned) ``text`` + ``ClassLabel`` ``label`` rows for ``spec``."""
     spec.validate()
     root = cache_root(cache_dir)
+    if spec.kind == MEMORY:
+        table = table_to_dataset(spec.table, [spec.text_column, spec.label_column])
+        return from_columns(table, spec.text_column, spec.label_column)
     if spec.kind == "builtin":
-        return _to_text_label(*BUILTIN_SOURCES[spec.source](root))
+        return _to_text_label(*BUILTIN_SOURCES[str(spec.source)](root))
     table = _load_files(spec, root) if spec.kind == "files" else _load_hub(spec)
     return from_columns(table, spec.text_column, spec.label_column)

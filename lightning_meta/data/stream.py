@@ -34,6 +34,7 @@ import pytorch_lightning as pl
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
+from lightning_meta.data.config import EpisodeStream, as_group
 from lightning_meta.data.episode import Episode
 from lightning_meta.errors import ConfigError
 
@@ -109,33 +110,22 @@ class _StreamLoader(DataLoader):  # type: ignore[type-arg]
 class TaskDataModule(pl.LightningDataModule):
     """Meta-batch train loader, fixed val/test loaders and a resumable stream over ``provider``."""
 
-    def __init__(
-        self,
-        *,
-        meta_batch_size: int = 4,
-        train_episodes: int = 1000,
-        val_episodes: int = 100,
-        test_episodes: int = 200,
-        num_workers: int = 0,
-    ) -> None:
+    def __init__(self, stream: EpisodeStream = EpisodeStream()) -> None:
+        """
+        Args:
+            stream: meta-batch size, episodes per split, seed and loader workers.
+        """
         super().__init__()
-        for name, value in (
-            ("meta_batch_size", meta_batch_size),
-            ("train_episodes", train_episodes),
-            ("val_episodes", val_episodes),
-            ("test_episodes", test_episodes),
-        ):
-            if value <= 0:
-                raise ConfigError(f"{name}: must be a positive integer (got {value})")
-        if num_workers < 0:
-            raise ConfigError(f"num_workers: must be >= 0 (got {num_workers})")
-        if train_episodes < meta_batch_size:
-            raise ConfigError(
-                f"train_episodes: {train_episodes} is less than one meta-batch "
-                f"(meta_batch_size={meta_batch_size}); raise train_episodes"
-            )
-        self.meta_batch_size, self.num_workers = meta_batch_size, num_workers
-        self.n_episodes = {"train": train_episodes, "val": val_episodes, "test": test_episodes}
+        stream = as_group(EpisodeStream, stream, "stream")
+        stream.validate()
+        self.stream = stream
+        self.meta_batch_size, self.num_workers = stream.meta_batch_size, stream.num_workers
+        self.seed = stream.seed
+        self.n_episodes = {
+            "train": stream.train_episodes,
+            "val": stream.val_episodes,
+            "test": stream.test_episodes,
+        }
         self.provider: TaskProvider | None = None
         # next train meta-batch and whether it was a jump by hand (set_position)
         self._pending: tuple[int, bool] | None = None
@@ -226,7 +216,7 @@ class TaskDataModule(pl.LightningDataModule):
         rank, world = self.rank_world()
         if self.meta_batch_size % world:
             raise ConfigError(
-                f"meta_batch_size: {self.meta_batch_size} is not a multiple of the {world} "
+                f"stream.meta_batch_size: {self.meta_batch_size} is not a multiple of the {world} "
                 f"processes; use a multiple of {world}"
             )
         dataset = MetaBatchDataset(self.require_provider(), self.meta_batch_size, rank, world)

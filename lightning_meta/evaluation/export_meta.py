@@ -54,6 +54,11 @@ class ExportMeta:
     monitor: str | None = None
     seed: int | None = None
     global_step: int | None = None
+    """The step training ended at."""
+    exported_step: int | None = None
+    """The step the exported checkpoint (the best one) came from."""
+    stop_reason: str | None = None
+    """Why training stopped: max_steps, max_time, early_stopping, max_epochs, interrupted, other."""
     config: Any = None
     """The run's resolved LightningCLI config (``trainer``, ``model``, ``data``, ...)."""
 

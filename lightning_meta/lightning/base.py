@@ -22,6 +22,7 @@ from lightning_meta.data.episode import Episode
 from lightning_meta.lightning.distributed import MetaDDPStrategy, gather_rows, require_explicit_sync
 from lightning_meta.lightning.guard import NonFiniteGuard
 from lightning_meta.evaluation.metrics import MeanCI, episode_scores, mean_ci
+from lightning_meta.evaluation.scoring import score_episodes
 from lightning_meta.models import EpisodicClassifier, load_encoder, tiny_encoder
 from lightning_meta.errors import ConfigError
 
@@ -247,13 +248,8 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
         """Score the episodes this rank owns (index % world_size == rank): every rank may see
         every episode (no distributed sampler) or its share; each is scored exactly once."""
         rank, world = self.global_rank, max(self.trainer.world_size, 1)
-        with torch.enable_grad():
-            for ep in batch:
-                if ep.index % world != rank:
-                    continue
-                out = self.evaluate_episode(ep)
-                acc, f1 = episode_scores(out.logits, ep.query.labels, ep.n_way)
-                store.append((ep.index, acc, f1, float(out.loss_before), float(out.loss.detach())))
+        mine = [ep for ep in batch if ep.index % world == rank]
+        store.extend(s.row() for s in score_episodes(self.evaluate_episode, mine))  # EVAL_COLUMNS
 
     def validation_step(self, batch: list[Episode], batch_idx: int) -> None:
         self._eval_step(batch, self._val_scores)

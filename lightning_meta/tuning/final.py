@@ -51,9 +51,7 @@ class HeldOut:
         rows = {"tuned": mean_ci(self.tuned[split][metric])}
         if split in self.untuned:
             rows["default"] = mean_ci(self.untuned[split][metric])
-            rows["tuned - default"] = paired(
-                self.tuned[split][metric], self.untuned[split][metric]
-            )
+            rows["tuned - default"] = paired(self.tuned[split][metric], self.untuned[split][metric])
         return rows
 
 

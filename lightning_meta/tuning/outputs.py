@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -61,13 +62,15 @@ def write_plots(study: optuna.Study, out: Path) -> dict[str, str]:
     from optuna.visualization import matplotlib as ovm
 
     done: dict[str, str] = {}
-    plots = {
+    plots: dict[str, Callable[[optuna.Study], Any]] = {
         "history.png": ovm.plot_optimization_history,
         "importances.png": ovm.plot_param_importances,
     }
     for name, plot in plots.items():
         try:
-            ax = plot(study)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                ax = plot(study)
             ax.figure.set_size_inches(7, 4.5)
             ax.figure.tight_layout()
             ax.figure.savefig(out / name, dpi=110)

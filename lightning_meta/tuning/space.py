@@ -12,6 +12,7 @@ before the first trial with one line naming the key.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -68,10 +69,8 @@ class Param:
 
 def _number(key: str, name: str, value: Any, integer: bool) -> float | int:
     if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
-        try:
+        with contextlib.suppress(ValueError):
             value = float(value)
-        except ValueError:
-            pass
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(f"space: {key}: {name} must be a finite number (got {value!r})")
     if integer:

@@ -112,7 +112,9 @@ class EvalObjective:
             scores += score_module(module, self.episodes[start : start + step])
             trial.report(self._mean(scores), step=len(scores))
             if len(scores) < len(self.episodes) and trial.should_prune():
-                raise optuna.TrialPruned(f"trial {trial.number} pruned after {len(scores)} episodes")
+                raise optuna.TrialPruned(
+                    f"trial {trial.number} pruned after {len(scores)} episodes"
+                )
         for key in METRICS:  # per-episode, for the paired comparison after the search
             trial.set_user_attr(f"val_{key}", [getattr(s, key) for s in scores])
         return self._mean(scores)

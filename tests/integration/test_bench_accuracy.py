@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lightning_meta.bench.demo import tiny_suite, write_demo_csv
-from lightning_meta.bench.tables import read_csv
+from lightning_meta.bench.suite.demo import tiny_suite, write_demo_csv
+from lightning_meta.evaluation.tables import read_csv
 from lightning_meta.cli import main
 
 OUTPUTS = ("results.csv", "results.md", "results.png", "episodes.csv", "config.yaml",

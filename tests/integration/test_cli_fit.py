@@ -162,8 +162,9 @@ def test_report_table_after_fit(
 
 
 def test_evaluate_identical_episodes_give_identical_scores(tmp_path: Path, tiny_csv: Path) -> None:
-    from lightning_meta.evaluation.loading import evaluate_episodes, load_any
-    from lightning_meta.report import fixed_episodes
+    from lightning_meta.evaluation.episodes import fixed_episodes
+    from lightning_meta.evaluation.loading import load_any
+    from lightning_meta.evaluation.scoring import evaluate_episodes
 
     cfg = write_config(tmp_path, tiny_csv, MODELS["protonet"])
     assert main(["fit", "--config", str(cfg)]) == 0

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lightning_meta.lightning_cli import make_cli
+from lightning_meta.cli.lightning import make_cli
 
 ROOT = Path(__file__).resolve().parents[2] / "configs"
 EXPERIMENTS = sorted((ROOT / "experiment").glob("*.yaml"))

@@ -207,7 +207,7 @@ def test_capture_rng_is_plain_data() -> None:
 def test_cli_trainers_get_atomic_io_and_one_rng_state(tiny_csv: Path) -> None:
     """Whatever the config says about plugins and callbacks: atomic IO, exactly one RNGState,
     first in the callback list (its per-batch reseed runs before any other callback)."""
-    from lightning_meta.lightning_cli import make_cli
+    from lightning_meta.cli.lightning import make_cli
 
     data = {"class_path": "lightning_meta.data.EpisodicDataModule",
             "init_args": {"source": str(tiny_csv), "n_way": 3}}  # fmt: skip

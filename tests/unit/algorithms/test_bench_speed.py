@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lightning_meta.bench import speed
+from lightning_meta.cli.bench import speed_main
 from lightning_meta.models import tiny_encoder
 
 
@@ -17,7 +17,7 @@ def test_bench_speed_prints_every_ratio(tmp_path: Path, capsys: pytest.CaptureFi
     tiny_encoder().save_pretrained(model_dir)
     argv = ["--model", str(model_dir), "--quick", "--steps", "2", "--max-length", "12"]
     argv += ["--repeats", "1", "--warmup", "0", "--only", "maml2", "floor", "top1"]
-    assert speed.main(argv) == 0
+    assert speed_main(argv) == 0
     lines = dict(
         line.split(": ")
         for line in capsys.readouterr().out.splitlines()

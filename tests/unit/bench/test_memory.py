@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lightning_meta.bench.memory import MemoryConfig, memory_lines, slope
-from lightning_meta.bench.workload import Workload, make_classifier, random_episode, vocab_size
+from lightning_meta.bench.perf.memory import MemoryConfig, memory_lines, slope
+from lightning_meta.bench.perf.workload import Workload, make_classifier, random_episode, vocab_size
 
 TINY = Workload(model="tiny", n_way=3, shots=2, queries=2, max_length=12)
 
@@ -35,7 +35,8 @@ def test_memory_lines_spawn_children() -> None:
 
 
 def test_speed_command_has_memory_and_throughput_groups() -> None:
-    from lightning_meta.bench.speed import MEASUREMENTS, SpeedConfig, parse_args
+    from lightning_meta.bench.perf.speed import MEASUREMENTS, SpeedConfig
+    from lightning_meta.cli.bench import parse_speed as parse_args
 
     assert {"memory", "throughput"} <= set(MEASUREMENTS)
     cfg, only = parse_args(["--only", "memory", "throughput", "--quick"])

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lightning_meta.bench import smlmt_compare as sc
-from lightning_meta.bench.paired import main as paired_main
-from lightning_meta.bench.paired import paired_differences, read_episodes, render_paired
+from lightning_meta.bench.suite import smlmt_compare as sc
+from lightning_meta.bench.suite.paired import paired_differences, read_episodes, render_paired
+from lightning_meta.cli.bench_suite import compare_main, compare_parser, paired_main
 from lightning_meta.models.encoder import tiny_encoder
 
 
@@ -43,7 +43,7 @@ def test_compare_end_to_end_on_a_tiny_export(
     out = tmp_path / "out"
     argv = ["--model", f"a={export}", "--model", f"b={export}", "--centroid", "--episodes", "3",
             "--targets", "fortunes", "--inner-steps", "2", "--threads", "1", "--out", str(out)]  # fmt: skip
-    assert sc.smlmt_compare(argv) == 0
+    assert compare_main(argv) == 0
     rows = list(csv.DictReader((out / "episodes.csv").open()))
     assert len(rows) == 4 * 3  # (a, b) x (fine-tuning, centroid) x 3 episodes
     by_row: dict[str, list[float]] = {}
@@ -70,8 +70,8 @@ def test_bad_arguments_fail_before_any_model_is_loaded() -> None:
     from lightning_meta.errors import ConfigError
 
     with pytest.raises(SystemExit):
-        sc.compare_parser().parse_args(["--model", "x", "--targets", "nope"])
+        compare_parser().parse_args(["--model", "x", "--targets", "nope"])
     with pytest.raises(ConfigError, match="--baseline: 'x frozen"):
-        sc.smlmt_compare(["--model", "x=/nonexistent", "--baseline", "x frozen + centroid"])
+        compare_main(["--model", "x=/nonexistent", "--baseline", "x frozen + centroid"])
     with pytest.raises(ConfigError, match="--episodes"):
-        sc.smlmt_compare(["--model", "x=/nonexistent", "--episodes", "0"])
+        compare_main(["--model", "x=/nonexistent", "--episodes", "0"])

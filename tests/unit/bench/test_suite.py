@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from lightning_meta.bench.demo import tiny_suite
-from lightning_meta.bench.runner import resolve
-from lightning_meta.bench.suite import load_suite
+from lightning_meta.bench.suite.demo import tiny_suite
+from lightning_meta.bench.suite.runner import resolve
+from lightning_meta.bench.suite.spec import load_suite
 from lightning_meta.errors import ConfigError
 
 BENCH = Path(__file__).resolve().parents[3] / "configs" / "bench"

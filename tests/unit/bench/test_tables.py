@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lightning_meta.bench.tables import (
+from lightning_meta.evaluation.tables import (
     Result,
     metric_table,
     plot_results,

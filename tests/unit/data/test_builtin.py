@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lightning_meta.data import builtin, describe
+from lightning_meta.cli import describe
+from lightning_meta.data import builtin
 from lightning_meta.data.clean import column_values
 from lightning_meta.data.sources import SourceSpec
 from lightning_meta.data.tokens import load_clean

@@ -1,0 +1,140 @@
+"""`lightning-meta bench data|speed|memory|throughput`: the performance benchmarks' commands.
+
+    lightning-meta bench data [--smlmt]          # data pipeline: cache, episodes/s, SMLMT index
+    lightning-meta bench speed [--quick] [--only maml2 floor top1 memory throughput]
+    lightning-meta bench memory [--model tiny] [--adapt top1]
+    lightning-meta bench throughput [--quick] [--threads N] [--only maml fomaml]
+
+Each prints ``name: value`` lines; the measurements live in :mod:`lightning_meta.bench.perf`.
+The accuracy suite's commands are in :mod:`lightning_meta.cli.bench_suite`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+import torch
+
+from lightning_meta.bench.perf import data, memory, smlmt, speed, throughput
+from lightning_meta.bench.perf.workload import Workload
+from lightning_meta.cli.parser import tool_parser
+
+__all__ = [
+    "data_main", "memory_main", "parse_memory", "parse_speed", "parse_throughput",
+    "smlmt_data_main", "speed_main", "throughput_main",
+]  # fmt: skip
+
+
+def _print(lines: Iterable[str]) -> int:
+    for line in lines:
+        print(line, flush=True)
+    return 0
+
+
+def data_main(argv: list[str]) -> int:
+    p = tool_parser("bench data", data.__doc__)
+    p.add_argument("--source", type=str, default="wordnet")
+    p.add_argument("--n-way", type=int, default=5)
+    p.add_argument("--k-shot", type=int, default=5)
+    p.add_argument("--q-query", type=int, default=15)
+    p.add_argument("--max-length", type=int, default=64)
+    p.add_argument("--seconds", type=float, default=3.0, help="time spent sampling episodes")
+    a = p.parse_args(argv)
+    cfg = data.DataBenchConfig(a.source, a.n_way, a.k_shot, a.q_query, a.max_length, a.seconds)
+    return _print(data.data_lines(cfg))
+
+
+def smlmt_data_main(argv: list[str]) -> int:
+    p = tool_parser("bench data --smlmt", smlmt.__doc__)
+    p.add_argument("--smlmt", action="store_true", help="(accepted; selects this benchmark)")
+    p.add_argument("--texts", type=str, nargs="+", default=["wordnet"], help="raw-text sources")
+    p.add_argument("--n-way", type=int, default=5)
+    p.add_argument("--k-shot", type=int, default=5)
+    p.add_argument("--q-query", type=int, default=5)
+    p.add_argument("--max-length", type=int, default=64)
+    p.add_argument("--seconds", type=float, default=3.0, help="time spent building tasks")
+    a = p.parse_args(argv)
+    cfg = smlmt.SMLMTBenchConfig(
+        tuple(a.texts), a.n_way, a.k_shot, a.q_query, a.max_length, a.seconds
+    )
+    return _print(smlmt.smlmt_lines(cfg))
+
+
+def parse_speed(argv: list[str]) -> tuple[speed.SpeedConfig, list[str]]:
+    p = tool_parser("bench speed", speed.__doc__.split("\n")[0] if speed.__doc__ else None)
+    p.add_argument("--model", type=str, default="minilm", help="alias, local directory or hub name")  # fmt: skip
+    p.add_argument("--quick", action="store_true", help="1 warm-up, 3 repeats")
+    p.add_argument("--repeats", type=int, default=None, help="default 7 (3 with --quick)")
+    p.add_argument("--warmup", type=int, default=None, help="default 2 (1 with --quick)")
+    p.add_argument("--steps", type=int, default=5, help="inner steps for the floor ratios")
+    p.add_argument("--head-init", type=str, choices=["prototype", "zero"], default="zero")
+    p.add_argument("--max-length", type=int, default=48)
+    p.add_argument(
+        "--only", type=str, nargs="*", choices=sorted(speed.MEASUREMENTS),
+        default=list(speed.MEASUREMENTS),
+    )  # fmt: skip
+    a = p.parse_args(argv)
+    cfg = speed.SpeedConfig(
+        model=a.model,
+        max_length=a.max_length,
+        steps=a.steps,
+        head_init=a.head_init,
+        warmup=a.warmup if a.warmup is not None else (1 if a.quick else 2),
+        repeats=a.repeats if a.repeats is not None else (3 if a.quick else 7),
+    )
+    return cfg, a.only
+
+
+def speed_main(argv: list[str]) -> int:
+    return _print(speed.speed_lines(*parse_speed(argv)))
+
+
+def parse_memory(argv: list[str]) -> memory.MemoryConfig:
+    p = tool_parser("bench memory", memory.__doc__.split("\n")[0] if memory.__doc__ else None)
+    p.add_argument("--model", type=str, default="minilm", help="alias, local directory, hub name or 'tiny'")  # fmt: skip
+    p.add_argument("--adapt", type=str, default="all", help="what the inner loop adapts (default: all)")  # fmt: skip
+    p.add_argument("--head-init", type=str, choices=["zero", "prototype"], default="zero")
+    p.add_argument("--max-length", type=int, default=48)
+    p.add_argument("--device", type=str, default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--quick", action="store_true", help="max_length 32")
+    a = p.parse_args(argv)
+    device = a.device if a.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    cfg = memory.MemoryConfig(
+        workload=Workload(model=a.model, max_length=a.max_length),
+        adapt=a.adapt,
+        head_init=a.head_init,
+        device=device,
+    )
+    return replace(cfg, workload=replace(cfg.workload, max_length=32)) if a.quick else cfg
+
+
+def memory_main(argv: list[str]) -> int:
+    return _print(memory.memory_lines(parse_memory(argv)))
+
+
+def parse_throughput(argv: list[str]) -> throughput.ThroughputConfig:
+    """The config; ``--threads`` sets torch's CPU threads for the rest of the process."""
+    doc = throughput.__doc__.split("\n")[0] if throughput.__doc__ else None
+    p = tool_parser("bench throughput", doc)
+    p.add_argument("--model", type=str, default="minilm", help="alias, local directory, hub name or 'tiny'")  # fmt: skip
+    p.add_argument("--quick", action="store_true", help="1 warm-up, 1 timed meta-step")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument(
+        "--only", type=str, nargs="*", choices=throughput.ALGORITHMS,
+        default=list(throughput.ALGORITHMS),
+    )  # fmt: skip
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")  # fmt: skip
+    a = p.parse_args(argv)
+    if a.threads is not None:
+        torch.set_num_threads(a.threads)
+    return throughput.ThroughputConfig(
+        workload=Workload(model=a.model, queries=15),
+        repeats=1 if a.quick else a.repeats,
+        algorithms=tuple(a.only),
+        device="cuda" if torch.cuda.is_available() else "cpu",
+    )
+
+
+def throughput_main(argv: list[str]) -> int:
+    return _print(throughput.throughput_lines(parse_throughput(argv)))

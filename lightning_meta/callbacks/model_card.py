@@ -99,9 +99,7 @@ def card_text(out: Path, meta: ExportMeta, classes: list[Any] | None = None) -> 
     arch = _architecture(out)
     source = _find(data_cfg, "source")
     shots = [_find(data_cfg, k) for k in ("n_way", "k_shot", "q_query")]
-    episodes = (
-        "{}-way {}-shot, {} queries per class".format(*shots) if None not in shots else None
-    )
+    episodes = "{}-way {}-shot, {} queries per class".format(*shots) if None not in shots else None
     step = (
         f"{inner.inner_steps} steps ({inner.eval_inner_steps} at evaluation), lr {inner.inner_lr}"
         if algo != "protonet"
@@ -124,21 +122,33 @@ def card_text(out: Path, meta: ExportMeta, classes: list[Any] | None = None) -> 
         "`lightning-meta predict` it adapts to your labelled examples with its own meta-learned "
         "inner loop and predicts your labels.",
         "## Model\n\n"
-        + _rows([
-            ("base encoder", f"`{encoder}`" if encoder else None), ("architecture", arch),
-            ("pooling", meta.pooling), ("algorithm", algo),
-            ("selected checkpoint", f"`{Path(meta.best_checkpoint).name}`"
-             if meta.best_checkpoint else None), ("selection", best),
-        ]),  # fmt: skip
+        + _rows(
+            [
+                ("base encoder", f"`{encoder}`" if encoder else None),
+                ("architecture", arch),
+                ("pooling", meta.pooling),
+                ("algorithm", algo),
+                (
+                    "selected checkpoint",
+                    f"`{Path(meta.best_checkpoint).name}`" if meta.best_checkpoint else None,
+                ),
+                ("selection", best),
+            ]
+        ),  # fmt: skip
         "## How it was meta-trained\n\n"
-        + _rows([
-            ("task data", f"`{source}`" if source else None), ("episodes", episodes),
-            ("meta-steps", _find(trainer, "max_steps")), ("seed", meta.seed),
-            ("inner loop adapts", f"`{inner.adapt}`" if inner.adapt else None),
-            ("head initialisation", inner.head_init), ("inner steps", step),
-            ("first order", inner.first_order),
-            ("learned inner learning rates", _lr_summary(inner.learned_inner_lrs)),
-        ]),  # fmt: skip
+        + _rows(
+            [
+                ("task data", f"`{source}`" if source else None),
+                ("episodes", episodes),
+                ("meta-steps", _find(trainer, "max_steps")),
+                ("seed", meta.seed),
+                ("inner loop adapts", f"`{inner.adapt}`" if inner.adapt else None),
+                ("head initialisation", inner.head_init),
+                ("inner steps", step),
+                ("first order", inner.first_order),
+                ("learned inner learning rates", _lr_summary(inner.learned_inner_lrs)),
+            ]
+        ),  # fmt: skip
         "## Results\n\n"
         + (
             results

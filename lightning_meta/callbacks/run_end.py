@@ -48,9 +48,9 @@ def stop_reason(trainer: pl.Trainer) -> str:
     if trainer.max_steps > 0 and trainer.global_step >= trainer.max_steps:
         return "max_steps"
     timer = _timer(trainer)
-    if timer is not None and timer._duration is not None:
-        if timer.time_elapsed("train") >= timer._duration:
-            return "max_time"
+    duration = timer._duration if timer is not None else None
+    if timer is not None and duration is not None and timer.time_elapsed("train") >= duration:
+        return "max_time"
     stoppers = [cb for cb in trainer.callbacks if isinstance(cb, EarlyStopping)]  # type: ignore[attr-defined]
     if any(cb.stopped_epoch > 0 for cb in stoppers):
         return "early_stopping"

@@ -33,7 +33,10 @@ def accuracy_main(argv: list[str]) -> int:
     p.add_argument("--suite", type=str, default=default, help=f"suite YAML (default {default})")
     p.add_argument("--quick", action="store_true", help="apply the suite's `quick` overrides")
     p.add_argument(
-        "--out", type=str, default=None, help="output directory (default runs/bench/<suite>[-quick])"
+        "--out",
+        type=str,
+        default=None,
+        help="output directory (default runs/bench/<suite>[-quick])",
     )
     p.add_argument("--device", type=str, default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, default=None,

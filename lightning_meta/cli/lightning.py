@@ -42,7 +42,7 @@ from lightning_meta.reliability.errors import (
 from lightning_meta.reliability.preflight import run_preflight
 from lightning_meta.reliability.rng import RNGState
 
-SUBCOMMANDS = ("fit", "validate", "test", "predict")
+SUBCOMMANDS = ("fit", "validate", "test")  # `predict` is lightning-meta's own command
 CKPT_ALIASES = ("last", "best", "hpc", "registry")
 TRAINER_DEFAULTS: dict[str, Any] = {
     # validation adapts with gradients; the evaluation code detaches the query loss itself
@@ -109,6 +109,13 @@ def ensure_reliability(trainer: pl.Trainer) -> None:
 
 class MetaCLI(LightningCLI):
     """LightningCLI whose data and model agree on the episode shape; errors are one line."""
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        """fit, validate, test (Lightning's ``predict`` needs a ``predict_step`` no episodic
+        module has; ``lightning-meta predict`` is the few-shot classifier command)."""
+        subs = LightningCLI.subcommands()
+        return {k: v for k, v in subs.items() if k in SUBCOMMANDS}
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.init_args.n_way", "model.init_args.n_way", apply_on="parse")

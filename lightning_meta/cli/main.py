@@ -2,6 +2,7 @@
 
 lightning-meta fit|validate|test --config configs/experiment/fomaml_wordnet.yaml
 lightning-meta data describe wordnet
+lightning-meta predict --model runs/default/export --support labelled.csv --input texts.csv --out preds.csv
 lightning-meta evaluate --model runs/default/export --data wordnet --episodes 300
 lightning-meta bench data|speed|memory|throughput|accuracy|paired|compare
 
@@ -19,8 +20,9 @@ from collections.abc import Callable
 from lightning_meta.errors import ConfigError, LightningMetaError
 from lightning_meta.evaluation.importing import import_object
 
-LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+LIGHTNING_COMMANDS = ("fit", "validate", "test")
 TOOL_COMMANDS: dict[str, str] = {
+    "predict": "lightning_meta.cli.predict:main",
     "evaluate": "lightning_meta.cli.evaluate:main",
     "report": "lightning_meta.cli.report:main",
     "export": "lightning_meta.cli.export:main",
@@ -42,6 +44,7 @@ SMLMT_DATA_BENCH = "lightning_meta.cli.bench:smlmt_data_main"
 USAGE = (
     "usage: lightning-meta {fit,validate,test} --config FILE [...]\n"
     "       lightning-meta data describe SOURCE [options]\n"
+    "       lightning-meta predict --model DIR_OR_CKPT --support LABELLED --input TEXTS --out PREDS\n"
     "       lightning-meta evaluate --model DIR_OR_CKPT --data SOURCE [--episodes N] [--config FILE]\n"
     "       lightning-meta report --export DIR [options] [--config FILE]\n"
     "       lightning-meta export --ckpt FILE --out DIR [--config RUN/config.yaml]\n"
@@ -84,7 +87,7 @@ def dispatch(argv: list[str]) -> int:
             rest = [a for a in rest if a != "--smlmt"]
         return _load(target)(rest[1:])
     raise ConfigError(
-        f"command: unknown command '{cmd}'; use one of fit, validate, test, data, evaluate, report, export, tune, bench"
+        f"command: unknown command '{cmd}'; use one of fit, validate, test, data, predict, evaluate, report, export, tune, bench"
     )
 
 

@@ -33,9 +33,7 @@ def build_parser() -> ArgumentParser:
     )
     p.add_argument("--episodes", type=int, default=300, help="fixed test episodes per target")
     p.add_argument("--sentiment-shots", type=int, default=8)
-    p.add_argument(
-        "--sentiment-episodes", type=int, default=None, help="default: --episodes"
-    )
+    p.add_argument("--sentiment-episodes", type=int, default=None, help="default: --episodes")
     p.add_argument("--no-sentiment", action="store_true", help="skip the sentiment:movie target")
     p.add_argument(
         "--out", type=str, default=None,

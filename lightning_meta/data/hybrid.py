@@ -32,7 +32,22 @@ import numpy as np
 
 from lightning_meta.data.datamodule import EpisodicDataModule
 from lightning_meta.data.episode import Episode
-from lightning_meta.data.smlmt import SMLMTText, build_smlmt, check_shape, load_index
+from lightning_meta.data.config import (
+    EpisodeShape,
+    EpisodeStream,
+    Tokenization,
+    as_group,
+    grouped_errors,
+    plain_hparams,
+)
+from lightning_meta.data.smlmt import (
+    GROUPS,
+    SMLMT_SHAPE,
+    SMLMTText,
+    build_smlmt,
+    check_max_length,
+    load_index,
+)
 from lightning_meta.data.smlmt_tasks import TASK_SOURCE
 from lightning_meta.data.stream import TaskDataModule, TaskProvider
 from lightning_meta.errors import ConfigError
@@ -133,18 +148,9 @@ class HybridDataModule(TaskDataModule):
         size_by: Literal["classes", "examples"] = "classes",
         temperature: float = 2.0,
         eval_on: Literal["labelled", "smlmt"] = "labelled",
-        n_way: int = 5,
-        k_shot: int = 5,
-        q_query: int = 5,
-        meta_batch_size: int = 4,
-        train_episodes: int = 1000,
-        val_episodes: int = 100,
-        test_episodes: int = 200,
-        max_length: int = 64,
-        tokenizer: str = "minilm",
-        seed: int = 0,
-        cache_dir: str | None = None,
-        num_workers: int = 0,
+        shape: EpisodeShape = SMLMT_SHAPE,
+        stream: EpisodeStream = EpisodeStream(),
+        tokens: Tokenization = Tokenization(),
     ) -> None:
         """
         Args:
@@ -156,30 +162,28 @@ class HybridDataModule(TaskDataModule):
             size_by: family size for proportional/temperature: train 'classes' or 'examples'.
             temperature: p ~ size ** (1/temperature); 1 = proportional, large = uniform.
             eval_on: family of val/test tasks: the first 'labelled' source or 'smlmt'.
-            n_way: classes per task (every family).
-            k_shot: support examples per class.
-            q_query: query examples per class.
-            meta_batch_size: tasks per optimisation step (over all DDP ranks together).
-            train_episodes: train tasks per epoch.
-            val_episodes: fixed validation tasks.
-            test_episodes: fixed test tasks.
-            max_length: tokens per text (special tokens included).
-            tokenizer: tokenizer name or directory; must have a mask token when smlmt is used.
-            seed: seed of the task stream and of the family draws.
-            cache_dir: cache root (default $LIGHTNING_META_CACHE or ~/.cache/lightning_meta).
-            num_workers: DataLoader worker processes.
+            shape: classes per task (every family), support and query examples per class (the
+                same for every split: eval_k_shot/eval_q_query must stay null).
+            stream: meta-batch size, tasks per split, seed of the task stream and of the
+                family draws, loader workers.
+            tokens: tokenizer (must have a mask token when smlmt is used), max_length, cache.
         """
-        super().__init__(
-            meta_batch_size=meta_batch_size, train_episodes=train_episodes,
-            val_episodes=val_episodes, test_episodes=test_episodes, num_workers=num_workers,
-        )  # fmt: skip
+        super().__init__(stream=stream)
         self.save_hyperparameters()
-        check_shape(n_way, k_shot, q_query, max_length)
-        resolve_pretrained(tokenizer, field="tokenizer")
-        self.smlmt = (smlmt or SMLMTText()) if use_smlmt else None
-        self.labelled = [LabelledSource()] if labelled is None else list(labelled)
+        plain_hparams(self)
+        shape = as_group(EpisodeShape, shape, "shape", SMLMT_SHAPE)
+        tokens = as_group(Tokenization, tokens, "tokens")
+        shape.validate(evaluation=False)
+        check_max_length(tokens.max_length)
+        resolve_pretrained(tokens.tokenizer, field="tokens.tokenizer")
+        text = as_group(SMLMTText, smlmt, "smlmt").normalised()
+        self.smlmt = text if use_smlmt else None
+        self.labelled = [LabelledSource()] if labelled is None else [
+            as_group(LabelledSource, s, f"labelled.{i}") for i, s in enumerate(labelled)
+        ]  # fmt: skip
         if self.smlmt is not None:
-            self.smlmt.filter.validate()
+            with grouped_errors("", {"smlmt": SMLMTText}):
+                self.smlmt.filter.validate()
         if eval_on == "labelled" and not self.labelled:
             raise ConfigError("eval_on: 'labelled' needs a labelled source; add one or use smlmt")
         if eval_on == "smlmt" and self.smlmt is None:
@@ -191,9 +195,10 @@ class HybridDataModule(TaskDataModule):
             mixing_probs([1.0] * n_fam, mixing, weights, temperature)  # shape check, early
         self.mixing, self.weights, self.size_by = mixing, weights, size_by
         self.temperature, self.eval_on = temperature, eval_on
-        self.n_way, self.k_shot, self.q_query = n_way, k_shot, q_query
-        self.max_length, self.tokenizer, self.seed = max_length, tokenizer, seed
-        self.cache_dir = cache_dir
+        self.shape, self.tokens = shape, tokens
+        self.n_way, self.k_shot, self.q_query = shape.n_way, shape.k_shot, shape.q_query
+        self.max_length, self.tokenizer = tokens.max_length, tokens.tokenizer
+        self.cache_dir = tokens.cache_dir
         self.labelled_modules = [self._labelled_module(s) for s in self.labelled]
         self.hybrid: HybridProvider | None = None
 
@@ -201,11 +206,8 @@ class HybridDataModule(TaskDataModule):
         return EpisodicDataModule(
             source=s.source, data_files=list(s.data_files) or None, text_column=s.text_column,
             label_column=s.label_column, split_fractions=s.split_fractions,
-            split_mode=s.split_mode, split_seed=s.split_seed, n_way=self.n_way,
-            k_shot=self.k_shot, q_query=self.q_query, meta_batch_size=self.meta_batch_size,
-            train_episodes=self.n_episodes["train"], val_episodes=self.n_episodes["val"],
-            test_episodes=self.n_episodes["test"], max_length=self.max_length,
-            tokenizer=self.tokenizer, seed=self.seed, cache_dir=self.cache_dir,
+            split_mode=s.split_mode, split_seed=s.split_seed, shape=self.shape,
+            stream=self.stream, tokens=self.tokens,
         )  # fmt: skip
 
     def _families(self) -> tuple[dict[str, TaskProvider], list[float]]:
@@ -240,13 +242,15 @@ class HybridDataModule(TaskDataModule):
         for dm in self.labelled_modules:
             dm.prepare_data()
         if self.smlmt is not None:
-            load_index(self.smlmt, max_length=self.max_length, tokenizer=self.tokenizer,
-                       cache_dir=self.cache_dir)  # fmt: skip
+            with grouped_errors("", GROUPS):
+                load_index(self.smlmt, max_length=self.max_length, tokenizer=self.tokenizer,
+                           cache_dir=self.cache_dir)  # fmt: skip
 
     def setup(self, stage: str | None = None) -> None:
         if self.hybrid is not None:
             return
-        families, sizes = self._families()
+        with grouped_errors("", GROUPS):
+            families, sizes = self._families()
         probs = mixing_probs(sizes, self.mixing, self.weights, self.temperature)
         names = list(families)
         eval_name = TASK_SOURCE if self.eval_on == "smlmt" else names[int(self.smlmt is not None)]

@@ -29,7 +29,9 @@ def is_table(source: Any) -> bool:
 
 
 def _columns(table: Table) -> list[str]:
-    return [str(c) for c in table.columns] if isinstance(table, pd.DataFrame) else table.column_names
+    return (
+        [str(c) for c in table.columns] if isinstance(table, pd.DataFrame) else table.column_names
+    )
 
 
 def check_columns(table: Table, wanted: dict[str, str]) -> None:

@@ -2,10 +2,12 @@
 
 A raw-text source is one string:
 
-- ``"wordnet"``: every WordNet gloss, split into its definition and the example sentences
-  quoted inside it (``'use shampoo on (hair); "she shampooed her hair"'`` gives two texts);
+- ``"wordnet"``: the WordNet glosses, split into their definition and the example sentences
+  quoted inside them (``'use shampoo on (hair); "she shampooed her hair"'`` gives two texts);
 - ``"fortunes"``: the fortune-cookie entries, attribution lines stripped (same reader as the
   labelled ``fortunes`` source);
+- for both, by default only the texts of the classes that a labelled experiment on the same
+  source trains on (:mod:`lightning_meta.data.heldout`): test classes stay unseen;
 - a text file, a directory (every ``*.txt`` inside, sorted) or a glob: one example per line or
   per blank-line-separated paragraph (``unit``);
 - a table file (csv, tsv, json, jsonl, parquet) or any other source the labelled data layer
@@ -21,11 +23,12 @@ import glob
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from lightning_meta.data.heldout import STANDARD_SPLITS, ClassSplit, train_class_texts
 from lightning_meta.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -66,20 +69,16 @@ def split_gloss(gloss: str) -> list[str]:
     return [t for t in (definition, *examples) if t]
 
 
-def read_wordnet_texts() -> list[str]:
-    """Definitions and example sentences of every WordNet synset."""
-    from lightning_meta.data import builtin
-
-    texts, _, _ = builtin.read_wordnet()
-    return [piece for gloss in texts for piece in split_gloss(gloss)]
+def read_wordnet_texts(split: ClassSplit | None = STANDARD_SPLITS["wordnet"]) -> list[str]:
+    """Definitions and example sentences of the WordNet synsets of the train classes of
+    ``split`` (every synset when None)."""
+    return [piece for gloss in train_class_texts("wordnet", split) for piece in split_gloss(gloss)]
 
 
-def read_fortune_texts() -> list[str]:
-    """Fortune entries (attribution stripped), from the labelled reader, labels dropped."""
-    from lightning_meta.data import builtin
-
-    texts, _, _ = builtin.read_fortunes()
-    return texts
+def read_fortune_texts(split: ClassSplit | None = STANDARD_SPLITS["fortunes"]) -> list[str]:
+    """Fortune entries (attribution stripped) of the train categories of ``split`` (every
+    category when None), from the labelled reader, labels dropped."""
+    return train_class_texts("fortunes", split)
 
 
 def split_text(text: str, unit: TextUnit) -> list[str]:
@@ -151,12 +150,20 @@ def read_text_column(source: str, text_column: str, cache_dir: str | None) -> li
     return list(ds["text"])
 
 
-def read_source(source: str, unit: TextUnit, text_column: str, cache_dir: str | None) -> list[str]:
-    """Uncleaned texts of one raw-text source (see the module docstring)."""
+def read_source(
+    source: str,
+    unit: TextUnit,
+    text_column: str,
+    cache_dir: str | None,
+    heldout: Mapping[str, ClassSplit | None] = STANDARD_SPLITS,
+) -> list[str]:
+    """Uncleaned texts of one raw-text source (see the module docstring). ``heldout``: for the
+    labelled built-ins, the class split whose train classes' texts are read (missing or None:
+    all texts)."""
     if source == "wordnet":
-        return read_wordnet_texts()
+        return read_wordnet_texts(heldout.get("wordnet"))
     if source == "fortunes":
-        return read_fortune_texts()
+        return read_fortune_texts(heldout.get("fortunes"))
     if Path(source).suffix.lower() in TABLE_EXTENSIONS:
         return read_text_column(source, text_column, cache_dir)
     files = text_files(source)
@@ -191,8 +198,11 @@ def load_raw_texts(
     unit: TextUnit = "line",
     text_column: str = "text",
     cache_dir: str | None = None,
+    heldout: Mapping[str, ClassSplit | None] = STANDARD_SPLITS,
 ) -> tuple[list[str], RawTextReport]:
-    """Read and clean every source, in order; ConfigError when nothing usable is left."""
+    """Read and clean every source, in order; ConfigError when nothing usable is left.
+    ``heldout``: see :func:`read_source` (default: the built-ins' standard class splits, so
+    their validation and test classes' texts stay out)."""
     if isinstance(sources, str) or not sources:
         raise ConfigError(
             "texts: give a list of one or more sources, e.g. [wordnet] or [corpus.txt]"
@@ -202,7 +212,7 @@ def load_raw_texts(
     report = RawTextReport()
     raw: list[str] = []
     for source in sources:
-        texts = read_source(source, unit, text_column, cache_dir)
+        texts = read_source(source, unit, text_column, cache_dir, heldout)
         report.per_source[source] = len(texts)
         raw.extend(texts)
     report.rows_in = len(raw)

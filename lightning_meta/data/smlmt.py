@@ -13,7 +13,7 @@ initialisation learns to learn new words, not whether it memorised the training 
 
 Example::
 
-    dm = SMLMTDataModule(texts=("wordnet",), n_way=5, k_shot=5, q_query=5)
+    dm = SMLMTDataModule(SMLMTText(texts=("wordnet",)), EpisodeShape(n_way=5, k_shot=5, q_query=5))
     dm.setup("fit")
     ep = dm.provider.episode("train", 0)   # Episode(task_source="smlmt", class_names=words)
 """
@@ -21,9 +21,17 @@ Example::
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import Any
 
+from lightning_meta.data.config import (
+    EpisodeShape,
+    EpisodeStream,
+    Tokenization,
+    as_group,
+    grouped_errors,
+    plain_hparams,
+)
 from lightning_meta.data.rawtext import TextUnit, load_raw_texts
 from lightning_meta.data.smlmt_index import (
     SMLMTIndex,
@@ -64,6 +72,11 @@ class SMLMTText:
     """Train/val/test shares of the words (word-disjoint splits)."""
     split_seed: int = 0
     """Seed of the word split (apart from ``seed`` so runs with different seeds share it)."""
+
+    def normalised(self) -> SMLMTText:
+        """Lists (from YAML or a checkpoint) as tuples; one ``texts`` string as a 1-tuple."""
+        texts = (self.texts,) if isinstance(self.texts, str) else tuple(self.texts)
+        return replace(self, texts=texts, split_fractions=tuple(self.split_fractions))
 
     @property
     def filter(self) -> VocabFilter:
@@ -126,14 +139,16 @@ def build_smlmt(
     )  # fmt: skip
 
 
-def check_shape(n_way: int, k_shot: int, q_query: int, max_length: int) -> None:
-    for name, value in (("n_way", n_way), ("k_shot", k_shot), ("q_query", q_query)):
-        if value <= 0:
-            raise ConfigError(f"{name}: must be a positive integer (got {value})")
-    if n_way < 2:
-        raise ConfigError(f"n_way: must be >= 2 for classification (got {n_way})")
+def check_max_length(max_length: int) -> None:
     if max_length < 16:
-        raise ConfigError(f"max_length: must be >= 16 for masked sentences (got {max_length})")
+        raise ConfigError(
+            f"tokens.max_length: must be >= 16 for masked sentences (got {max_length})"
+        )
+
+
+SMLMT_SHAPE = EpisodeShape(q_query=5)
+"""Default task shape of the SMLMT and hybrid DataModules (5 queries per word)."""
+GROUPS = {"smlmt": SMLMTText, "shape": EpisodeShape, "stream": EpisodeStream, "tokens": Tokenization}
 
 
 class SMLMTDataModule(TaskDataModule):
@@ -141,92 +156,53 @@ class SMLMTDataModule(TaskDataModule):
 
     def __init__(
         self,
-        texts: tuple[str, ...] = ("wordnet",),
-        text_unit: Literal["line", "paragraph"] = "line",
-        text_column: str = "text",
-        min_count: int = 1,
-        max_count: int | None = None,
-        exclude_stopwords: bool = True,
-        alpha_only: bool = True,
-        min_length: int = 3,
-        split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
-        split_seed: int = 0,
-        n_way: int = 5,
-        k_shot: int = 5,
-        q_query: int = 5,
-        meta_batch_size: int = 4,
-        train_episodes: int = 1000,
-        val_episodes: int = 100,
-        test_episodes: int = 200,
-        max_length: int = 64,
-        tokenizer: str = "minilm",
-        seed: int = 0,
-        cache_dir: str | None = None,
-        num_workers: int = 0,
+        smlmt: SMLMTText = SMLMTText(),
+        shape: EpisodeShape = SMLMT_SHAPE,
+        stream: EpisodeStream = EpisodeStream(),
+        tokens: Tokenization = Tokenization(),
     ) -> None:
         """
         Args:
-            texts: raw-text sources: ``wordnet`` (glosses and their quoted examples),
-                ``fortunes``, text files / directories of *.txt / globs, table files
-                (csv/tsv/json/jsonl/parquet) or labelled sources, whose ``text_column`` is used.
-            text_unit: text files: one example per ``line`` or per blank-line ``paragraph``.
-            text_column: column read from table files and labelled sources.
-            min_count: keep words found in at least this many sentences.
-            max_count: drop words found in more than this many sentences (null: no limit).
-            exclude_stopwords: never mask common English function words.
-            alpha_only: never mask punctuation, numbers or mixed tokens.
-            min_length: minimum characters of a masked word.
-            split_fractions: train/val/test shares of the words (word-disjoint splits).
-            split_seed: seed of the word split.
-            n_way: words (classes) per task.
-            k_shot: support sentences per word.
-            q_query: query sentences per word.
-            meta_batch_size: tasks per optimisation step (over all DDP ranks together).
-            train_episodes: train tasks per epoch.
-            val_episodes: fixed validation tasks (held-out words).
-            test_episodes: fixed test tasks (held-out words).
-            max_length: tokens per sentence (special tokens included); longer sentences are cut
-                at a word boundary.
-            tokenizer: tokenizer name or directory; must have a mask token ('minilm' default).
-            seed: seed of the task stream: (seed, split, index) fixes every task.
-            cache_dir: cache root for the word index (default $LIGHTNING_META_CACHE or
-                ~/.cache/lightning_meta).
-            num_workers: DataLoader worker processes.
+            smlmt: raw-text sources, the words that may be masked and the word split.
+            shape: words (classes) per task, support and query sentences per word (the same
+                for every split: eval_k_shot/eval_q_query must stay null).
+            stream: meta-batch size, tasks per split (val/test: held-out words), task seed,
+                loader workers.
+            tokens: tokenizer (must have a mask token; 'minilm' default), max_length (longer
+                sentences are cut at a word boundary), cache of the word index.
         """
-        super().__init__(
-            meta_batch_size=meta_batch_size,
-            train_episodes=train_episodes,
-            val_episodes=val_episodes,
-            test_episodes=test_episodes,
-            num_workers=num_workers,
-        )
+        super().__init__(stream=stream)
         self.save_hyperparameters()
-        check_shape(n_way, k_shot, q_query, max_length)
-        if isinstance(texts, str):
-            texts = (texts,)
-        self.text = SMLMTText(
-            tuple(texts), text_unit, text_column, min_count, max_count, exclude_stopwords,
-            alpha_only, min_length, tuple(split_fractions), split_seed,  # type: ignore[arg-type]
-        )  # fmt: skip
-        self.text.filter.validate()
-        resolve_pretrained(tokenizer, field="tokenizer")
-        self.n_way, self.k_shot, self.q_query = n_way, k_shot, q_query
-        self.max_length, self.tokenizer, self.seed = max_length, tokenizer, seed
-        self.cache_dir = cache_dir
+        plain_hparams(self)
+        text = as_group(SMLMTText, smlmt, "smlmt")
+        shape = as_group(EpisodeShape, shape, "shape", SMLMT_SHAPE)
+        tokens = as_group(Tokenization, tokens, "tokens")
+        shape.validate(evaluation=False)
+        check_max_length(tokens.max_length)
+        self.text = text.normalised()
+        with grouped_errors("", GROUPS):
+            self.text.filter.validate()
+        resolve_pretrained(tokens.tokenizer, field="tokens.tokenizer")
+        self.shape, self.tokens = shape, tokens
+        self.n_way, self.k_shot, self.q_query = shape.n_way, shape.k_shot, shape.q_query
+        self.max_length, self.tokenizer = tokens.max_length, tokens.tokenizer
+        self.cache_dir = tokens.cache_dir
         self.builder: SMLMTTaskBuilder | None = None
         self._index: SMLMTIndex | None = None
 
     def build(self) -> SMLMTTaskBuilder:
-        return build_smlmt(
-            self.text, n_way=self.n_way, k_shot=self.k_shot, q_query=self.q_query,
-            max_length=self.max_length, tokenizer=self.tokenizer, seed=self.seed,
-            cache_dir=self.cache_dir,
-        )  # fmt: skip
+        with grouped_errors("", GROUPS):
+            return build_smlmt(
+                self.text, n_way=self.n_way, k_shot=self.k_shot, q_query=self.q_query,
+                max_length=self.max_length, tokenizer=self.tokenizer, seed=self.seed,
+                cache_dir=self.cache_dir,
+            )  # fmt: skip
 
     def prepare_data(self) -> None:
         """Build (or find) the cached word index once, on the main process."""
-        load_index(self.text, max_length=self.max_length, tokenizer=self.tokenizer,
-                   cache_dir=self.cache_dir)  # fmt: skip
+        with grouped_errors("", GROUPS):
+            load_index(self.text, max_length=self.max_length, tokenizer=self.tokenizer,
+                       cache_dir=self.cache_dir)  # fmt: skip
 
     def setup(self, stage: str | None = None) -> None:
         if self.builder is None:
@@ -239,6 +215,7 @@ class SMLMTDataModule(TaskDataModule):
         if self.builder is not None:
             return self.builder.index
         if self._index is None:
-            _, self._index = load_index(self.text, max_length=self.max_length,
-                                        tokenizer=self.tokenizer, cache_dir=self.cache_dir)  # fmt: skip
+            with grouped_errors("", GROUPS):
+                _, self._index = load_index(self.text, max_length=self.max_length,
+                                            tokenizer=self.tokenizer, cache_dir=self.cache_dir)  # fmt: skip
         return self._index

@@ -170,7 +170,9 @@ class FewShotClassifier:
         self.classes_, self.adapted_, self.head_ = classes, adapted, head
         return self
 
-    def _inner_loop(self, support: TextBatch, n: int) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    def _inner_loop(
+        self, support: TextBatch, n: int
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """The model's inner loop on the support set (order 'none': no outer graph)."""
         episode = Episode(support, _empty(support), n_way=n, index=0, split="fit")
         lrs = self.recipe.step_sizes(self.model)

@@ -179,7 +179,9 @@ def save(
         os.replace(out / (HEAD_FILE + ".tmp"), out / HEAD_FILE)
     elif (out / HEAD_FILE).exists():
         (out / HEAD_FILE).unlink()
-    _write_json(out / FEWSHOT_FILE, {"format": FORMAT, "classes": classes, "max_length": max_length})
+    _write_json(
+        out / FEWSHOT_FILE, {"format": FORMAT, "classes": classes, "max_length": max_length}
+    )
     hidden = int(getattr(getattr(model.encoder, "config", None), "hidden_size", 0) or 0)
     write_sentence_transformers(out, pooling=recipe.pooling, max_length=max_length, hidden=hidden)
     write_model_card(out, full_meta, classes=classes)

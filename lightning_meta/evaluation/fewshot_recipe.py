@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from lightning_meta.algorithms.inner_loop import lr_key
 from lightning_meta.errors import ConfigError
@@ -116,9 +116,11 @@ def recipe_from_meta(meta: ExportMeta | None) -> Recipe:
     """The recipe an export records (None: a plain encoder, fine-tuning defaults)."""
     if meta is None:
         return Recipe()
-    pooling = meta.pooling if meta.pooling in ("mean", "cls") else "mean"
+    pooling: Literal["mean", "cls"] = "cls" if meta.pooling == "cls" else "mean"
     if meta.algorithm == PROTONET:
-        distance = meta.hyperparameters.get("distance") or "euclidean"
+        distance: Distance = (
+            "cosine" if meta.hyperparameters.get("distance") == "cosine" else "euclidean"
+        )
         return Recipe(
             method="prototype", pooling=pooling, adapt="head", steps=0, distance=distance,
             algorithm=PROTONET,
@@ -129,7 +131,7 @@ def recipe_from_meta(meta: ExportMeta | None) -> Recipe:
     return Recipe(
         pooling=pooling,
         adapt=inner.adapt or defaults.adapt,
-        head_init=inner.head_init or defaults.head_init,  # type: ignore[arg-type]
+        head_init=cast(Literal["zero", "prototype"], inner.head_init or defaults.head_init),
         steps=defaults.steps if steps is None else int(steps),
         lr=float(inner.inner_lr or defaults.lr),
         learned_lrs={str(k): float(v) for k, v in (inner.learned_inner_lrs or {}).items()},

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Literal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
-from lightning_meta.algorithms import InnerLoopConfig, TaskOutput, adaptation_curve, make_inner_lrs
+from lightning_meta.algorithms import TaskOutput, adaptation_curve, make_inner_lrs
+from lightning_meta.data.config import as_group, plain_hparams
 from lightning_meta.data.episode import Episode
+from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs, NonFiniteConfig
 from lightning_meta.lightning.distributed import MetaDDPStrategy, gather_rows, require_explicit_sync
 from lightning_meta.lightning.guard import NonFiniteGuard
 from lightning_meta.evaluation.metrics import MeanCI, episode_scores, mean_ci
@@ -46,6 +50,27 @@ def build_backbone(name: str, second_order: bool) -> nn.Module:
     return load_encoder(name, attn_implementation=attn)
 
 
+# bare field names in errors of the encoder/classifier builders -> their config keys
+BUILDER_FIELDS = {
+    "model": "model.encoder.backbone",  # resolve_pretrained: the encoder could not be found
+    "pooling": "model.encoder.pooling",
+    "adapt": "model.inner.adapt",
+    "head_init": "model.inner.head_init",
+}
+
+
+@contextmanager
+def _named_fields() -> Iterator[None]:
+    """Re-raise ``adapt: ...`` (from the models layer) as ``model.inner.adapt: ...``."""
+    try:
+        yield
+    except ValueError as err:
+        field, sep, rest = str(err).partition(":")
+        if not sep or field not in BUILDER_FIELDS or "\n" in str(err):
+            raise
+        raise ConfigError(f"{BUILDER_FIELDS[field]}{sep}{rest}") from err
+
+
 def disable_dropout(module: nn.Module) -> None:
     """Zero every dropout rate and keep train mode: inner loops (training and evaluation) are
     then deterministic functions of the parameters, as MAML's analysis assumes."""
@@ -65,68 +90,45 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
 
     def __init__(
         self,
-        backbone: str = "minilm",
-        pooling: Literal["mean", "cls"] = "mean",
-        adapt: str = "top1",
-        head_init: Literal["zero", "prototype"] = "prototype",
-        n_way: int = 5,
-        inner_steps: int = 5,
-        inner_lr: float = 1e-2,
-        learn_inner_lr: bool = False,
-        eval_inner_steps: int | None = None,
-        backend: Literal["func", "higher"] = "func",
+        encoder: EncoderConfig = EncoderConfig(),
+        inner: InnerLoopArgs = InnerLoopArgs(),
         optimizer: OptimizerCallable | None = None,
         scheduler: LRSchedulerCallable | None = None,
-        on_nonfinite: Literal["error", "skip"] = "error",
-        max_nonfinite_skips: int = 10,
+        nonfinite: NonFiniteConfig = NonFiniteConfig(),
     ) -> None:
         """
         Args:
-            backbone: transformers encoder: 'minilm' (offline default), a local directory, a hub
-                name, or 'tiny' (random 2-layer BERT for tests).
-            pooling: sentence embedding: mean over tokens or the [CLS] token.
-            adapt: what the inner loop adapts: 'all', 'head', 'top<k>' (top k layers + head) or
-                're:<regex>' over parameter names (+ head). The rest is meta-learned only.
-            head_init: per-episode head: 'prototype' (W=2c_k, b=-|c_k|^2 from the support
-                prototypes) or 'zero' (zero weights); both make label order irrelevant.
-            n_way: classes per episode (linked to data.n_way by the CLI).
-            inner_steps: SGD steps on the support set during meta-training.
-            inner_lr: inner-loop learning rate (initial value when learned).
-            learn_inner_lr: learn one inner learning rate per adapted tensor (Meta-SGD style).
-            eval_inner_steps: inner steps at validation/test (default: inner_steps).
-            backend: inner-loop implementation: 'func' (torch.func) or 'higher' (reference).
+            encoder: the transformers encoder and its pooling.
+            inner: what adapts per episode and how (steps, lr, ...).
             optimizer: outer optimizer (default AdamW, lr 3e-5, weight_decay 0).
             scheduler: optional outer learning-rate scheduler.
-            on_nonfinite: NaN/inf in a loss or gradient: 'error' stops naming the episode and
-                step (the last good checkpoint stays intact); 'skip' skips the meta-batch.
-            max_nonfinite_skips: with 'skip', stop after this many consecutive skipped meta-batches.
+            nonfinite: what a NaN/inf loss or gradient does.
         """
         super().__init__()
-        self._check_args(n_way, inner_steps, inner_lr, eval_inner_steps)
-        if on_nonfinite not in ("error", "skip"):
-            raise ConfigError(f"model.on_nonfinite: '{on_nonfinite}' is not error or skip")
-        if max_nonfinite_skips < 0:
-            raise ConfigError(f"model.max_nonfinite_skips: must be >= 0, got {max_nonfinite_skips}")
+        encoder = as_group(EncoderConfig, encoder, "model.encoder")
+        inner_args = as_group(InnerLoopArgs, inner, "model.inner")
+        nonfinite = as_group(NonFiniteConfig, nonfinite, "model.nonfinite")
+        inner_args.validate()
+        nonfinite.validate()
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        plain_hparams(self)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
-        self.n_way = n_way
-        self.inner = InnerLoopConfig(
-            steps=inner_steps,
-            lr=inner_lr,
-            first_order=not self.second_order,
-            learn_lr=learn_inner_lr,
-            backend=backend,
-        )
-        self.eval_steps = inner_steps if eval_inner_steps is None else eval_inner_steps
-        encoder = build_backbone(backbone, self.second_order)
-        disable_dropout(encoder)
-        self.model = EpisodicClassifier(encoder, pooling=pooling, adapt=adapt, head_init=head_init)
+        self.encoder_config, self.inner_args, self.nonfinite = encoder, inner_args, nonfinite
+        self.inner = inner_args.config(first_order=not self.second_order)
+        self.eval_steps = inner_args.evaluation_steps
+        with _named_fields():
+            backbone = build_backbone(encoder.backbone, self.second_order)
+            disable_dropout(backbone)
+            self.model = EpisodicClassifier(
+                backbone,
+                pooling=encoder.pooling,
+                adapt=inner_args.adapt,
+                head_init=inner_args.head_init,
+            )
         self.inner_lrs: nn.ParameterDict | None = (
-            make_inner_lrs(self.model, self.inner) if learn_inner_lr else None
+            make_inner_lrs(self.model, self.inner) if inner_args.learn_lr else None
         )
-        self.on_nonfinite = on_nonfinite
-        self.max_nonfinite_skips = max_nonfinite_skips
         # per-episode rows of this rank, EVAL_COLUMNS; gathered over ranks at epoch end
         self._test_scores: list[tuple[float, ...]] = []
         self._val_scores: list[tuple[float, ...]] = []
@@ -135,17 +137,6 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
         self._train_stats: Tensor | None = None  # this rank's (n * TRAIN_STATS, n) of the step
         self._t_step = 0.0
         self._t_step_started = False
-
-    @staticmethod
-    def _check_args(n_way: int, steps: int, lr: float, eval_steps: int | None) -> None:
-        if n_way < 2:
-            raise ConfigError(f"model.n_way: must be >= 2, got {n_way}; set n_way to 2 or more")
-        if steps < 0:
-            raise ConfigError(f"model.inner_steps: must be >= 0, got {steps}; use 0 or more")
-        if not lr > 0:
-            raise ConfigError(f"model.inner_lr: must be > 0, got {lr}; use e.g. 0.01")
-        if eval_steps is not None and eval_steps < 0:
-            raise ConfigError(f"model.eval_inner_steps: must be >= 0, got {eval_steps}")
 
     # ---- subclasses ---------------------------------------------------------------------
     def evaluate_episode(self, episode: Episode) -> TaskOutput:

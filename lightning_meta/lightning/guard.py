@@ -18,6 +18,7 @@ from lightning_meta.algorithms import InnerLoopConfig, TaskOutput
 from lightning_meta.algorithms.inner_loop import inner_loop
 from lightning_meta.algorithms.types import inner_lr_map
 from lightning_meta.data.episode import Episode
+from lightning_meta.lightning.config import NonFiniteConfig
 from lightning_meta.models import EpisodicClassifier, head_logits
 from lightning_meta.errors import ConfigError, NumericalError
 
@@ -55,8 +56,7 @@ def first_bad_inner_step(
 class NonFiniteGuard:
     """Mixin for EpisodicModule: ``check_losses`` before backward, ``check_grads`` after."""
 
-    on_nonfinite: str
-    max_nonfinite_skips: int
+    nonfinite: NonFiniteConfig
     model: EpisodicClassifier
     inner: InnerLoopConfig
     inner_lrs: nn.ParameterDict | None
@@ -102,16 +102,17 @@ class NonFiniteGuard:
         return True
 
     def _nonfinite(self, what: str) -> bool:
-        if self.on_nonfinite == "error":
+        if self.nonfinite.action == "error":
             raise NonFiniteError(
-                f"on_nonfinite: NaN/inf in {what}; lower the learning rates or enable gradient "
-                "clipping, or set model.on_nonfinite: skip (the last good checkpoint is intact)"
+                f"model.nonfinite.action: NaN/inf in {what}; lower the learning rates or enable "
+                "gradient clipping, or set model.nonfinite.action: skip (the last good "
+                "checkpoint is intact)"
             )
         self._consecutive_skips += 1
         self.nonfinite_skips += 1
-        if self._consecutive_skips > self.max_nonfinite_skips:
+        if self._consecutive_skips > self.nonfinite.max_skips:
             raise NonFiniteError(
-                f"max_nonfinite_skips: {self._consecutive_skips} consecutive meta-batches were "
-                f"non-finite (last: {what}); lower the learning rates or raise max_nonfinite_skips"
+                f"model.nonfinite.max_skips: {self._consecutive_skips} consecutive meta-batches "
+                f"were non-finite (last: {what}); lower the learning rates or raise max_skips"
             )
         return False

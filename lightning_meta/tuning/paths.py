@@ -56,9 +56,11 @@ def resolve_leaf(config: Mapping[str, Any], path: str, field: str) -> Any:
     value = get_path(config, path)
     leaves = list(leaf_paths(config))
     if value is MISSING:
-        near = difflib.get_close_matches(path, leaves, n=3, cutoff=0.6)
-        hint = f"did you mean {' or '.join(near)}?" if near else _siblings(config, path)
-        raise ConfigError(f"{field}: '{path}' is not in the experiment config; {hint}")
+        last = path.rsplit(".", 1)[-1]
+        same_name = [p for p in leaves if p.rsplit(".", 1)[-1] == last]
+        near = same_name or difflib.get_close_matches(path, leaves, n=2, cutoff=0.6)
+        hint = f"did you mean {' or '.join(near[:2])}?" if near else _siblings(config, path)
+        raise ConfigError(f"{field}: not in the experiment config; {hint}")
     if isinstance(value, Mapping) and value:
         inside = [p for p in leaves if p.startswith(path + ".")][:4]
         raise ConfigError(

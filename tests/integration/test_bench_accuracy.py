@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from lightning_meta.bench.suite.demo import tiny_suite, write_demo_csv
-from lightning_meta.evaluation.tables import read_csv
 from lightning_meta.cli import main
+from lightning_meta.evaluation.tables import read_csv
 
 OUTPUTS = ("results.csv", "results.md", "results.png", "episodes.csv", "config.yaml",
            "environment.json", "timings.json")  # fmt: skip

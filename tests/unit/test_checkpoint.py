@@ -16,11 +16,11 @@ import pytest
 import torch
 import yaml
 
-from lightning_meta.reliability.checkpoint import load_checkpoint_state
 from lightning_meta.cli import main
-from lightning_meta.reliability.atomic_io import AtomicCheckpointIO, atomic_torch_save, temp_path
-from lightning_meta.reliability.rng import RNGState, capture_rng, restore_rng
 from lightning_meta.errors import ConfigError
+from lightning_meta.reliability.atomic_io import AtomicCheckpointIO, atomic_torch_save, temp_path
+from lightning_meta.reliability.checkpoint import load_checkpoint_state
+from lightning_meta.reliability.rng import RNGState, capture_rng, restore_rng
 
 ROOT = Path(__file__).resolve().parents[2]
 LAST_PATTERN = re.compile(r"^last(-(\d+))?$")  # how ModelCheckpoint finds `last` checkpoints

@@ -64,8 +64,8 @@ def test_default_encoder_and_tokenizer_need_no_network(no_network: list[Any]) ->
 
 
 def test_default_experiment_config_instantiates_offline(no_network: list[Any]) -> None:
-    from lightning_meta.data.sources import builtin_data_missing
     from lightning_meta.cli.lightning import make_cli
+    from lightning_meta.data.sources import builtin_data_missing
 
     args = ["--config", str(ROOT / "configs" / "experiment" / "default.yaml"),
             "--trainer.logger=false", "--trainer.callbacks=[]"]  # fmt: skip

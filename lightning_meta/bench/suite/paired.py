@@ -17,8 +17,8 @@ import csv
 from collections.abc import Iterable
 from pathlib import Path
 
-from lightning_meta.evaluation.metrics import MeanCI, mean_ci
 from lightning_meta.errors import ConfigError
+from lightning_meta.evaluation.metrics import MeanCI, mean_ci
 
 __all__ = [
     "Scores", "paired_differences", "read_episodes", "render_paired", "scores_from_rows",

@@ -106,5 +106,7 @@ def compare_encoders(
         for row, per in scores.items() for t, m in per.items()
         for i, (acc, f1) in enumerate(zip(m["acc"], m["f1"], strict=True))
     ))  # fmt: skip
-    print(f"wrote {out_dir / 'results.md'}, {out_dir / 'results.csv'} and {out_dir / 'episodes.csv'}")
+    print(
+        f"wrote {out_dir / 'results.md'}, {out_dir / 'results.csv'} and {out_dir / 'episodes.csv'}"
+    )
     return 0

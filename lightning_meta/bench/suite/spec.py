@@ -140,7 +140,9 @@ def from_dict(cls: type, data: Any, where: str) -> Any:
         raise ConfigError(f"{where}: unknown field '{unknown[0]}' (known: {', '.join(fields)})")
     for name in fields:
         if name in data and data[name] is None and type(None) not in get_args(hints[name]):
-            raise ConfigError(f"{where}.{name}: must not be null (expected {_type_name(hints[name])})")
+            raise ConfigError(
+                f"{where}.{name}: must not be null (expected {_type_name(hints[name])})"
+            )
     nested = {name: _nested(hints[name]) for name in fields if _nested(hints[name])[0] is not None}
     parser = ArgumentParser(exit_on_error=False)
     parser.add_class_arguments(cls, skip=set(nested))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from lightning_meta.bench.perf.memory import MemoryConfig, memory_lines, slope
 from lightning_meta.bench.perf.workload import Workload, make_classifier, random_episode, vocab_size
 

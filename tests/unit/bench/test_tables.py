@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lightning_meta.evaluation.metrics import MeanCI
 from lightning_meta.evaluation.tables import (
     Result,
     metric_table,
@@ -12,7 +13,6 @@ from lightning_meta.evaluation.tables import (
     render_markdown,
     write_csv,
 )
-from lightning_meta.evaluation.metrics import MeanCI
 
 
 def results() -> list[Result]:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from lightning_meta.cli.lightning import make_cli
 from lightning_meta.data.hybrid import HybridDataModule, LabelledSource
 from lightning_meta.data.smlmt import SMLMTDataModule, SMLMTText
-from lightning_meta.cli.lightning import make_cli
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "experiment"
 

@@ -23,11 +23,13 @@ from typing import Any
 
 import pytorch_lightning as pl
 import yaml
+from jsonargparse import set_parsing_settings
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from lightning_meta.callbacks.run_end import FinalValidation
+from lightning_meta.cli import banner
 from lightning_meta.errors import ConfigError
 from lightning_meta.lightning.base import EpisodicModule
 from lightning_meta.reliability.atomic_io import AtomicCheckpointIO
@@ -108,7 +110,7 @@ def ensure_reliability(trainer: pl.Trainer) -> None:
 
 
 class MetaCLI(LightningCLI):
-    """LightningCLI whose data and model agree on the episode shape; errors are one line."""
+    """LightningCLI with safe checkpoint loading and preflight checks; errors are one line."""
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
@@ -116,9 +118,6 @@ class MetaCLI(LightningCLI):
         module has; ``lightning-meta predict`` is the few-shot classifier command)."""
         subs = LightningCLI.subcommands()
         return {k: v for k, v in subs.items() if k in SUBCOMMANDS}
-
-    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.link_arguments("data.init_args.n_way", "model.init_args.n_way", apply_on="parse")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         try:
@@ -162,6 +161,7 @@ class MetaCLI(LightningCLI):
     # ---- subcommands: checks first, then the run with safe checkpoint loading --------------
     def _preflight(self, stage: str) -> None:
         run_preflight(self.trainer, self.model, self.datamodule, stage)
+        banner.release()  # checks passed: now show which device the run uses
 
     def before_fit(self) -> None:
         self._preflight("fit")
@@ -194,6 +194,8 @@ def make_cli(args: list[str], run: bool = True) -> MetaCLI:
 
     check_config_files(args)
     register_strategy()  # `--trainer.strategy meta_ddp` by name
+    # `--help` shows the attribute docstrings of the argument groups (EncoderConfig, ...)
+    set_parsing_settings(docstring_parse_attribute_docstrings=True)
     return MetaCLI(
         model_class=EpisodicModule,
         datamodule_class=pl.LightningDataModule,

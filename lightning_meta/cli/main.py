@@ -101,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not debug:
+        from lightning_meta.cli import banner
+
+        banner.install()  # Lightning's adverts and device lines stay out of error output
     try:
         return dispatch(args)
     except LightningMetaError as err:

@@ -24,6 +24,7 @@ from lightning_meta.data.config import (
     grouped_errors,
     plain_hparams,
 )
+from lightning_meta.data.in_memory import Table, describe_tables
 from lightning_meta.data.sampler import EpisodeSampler, eligible_classes
 from lightning_meta.data.sources import SourceSpec
 from lightning_meta.data.splits import SPLITS, SplitPlan, make_splits
@@ -42,7 +43,7 @@ class EpisodicDataModule(TaskDataModule):
 
     def __init__(
         self,
-        source: str = "wordnet",
+        source: str | Table = "wordnet",
         data_files: list[str] | None = None,
         text_column: str = "text",
         label_column: str = "label",
@@ -61,7 +62,8 @@ class EpisodicDataModule(TaskDataModule):
         """
         Args:
             source: built-in corpus (wordnet, fortunes, sentiment:movie|amazon|tweets|nyt),
-                ``files`` (with data_files) or a path to one file, or a Hugging Face hub name.
+                ``files`` (with data_files) or a path to one file, a Hugging Face hub name, or
+                (from Python) a ``pandas.DataFrame`` / ``datasets.Dataset``.
             data_files: local csv/tsv/json/jsonl/parquet files (one format).
             text_column: column holding the text (files and hub sources).
             label_column: column holding the class label (files and hub sources).
@@ -83,6 +85,7 @@ class EpisodicDataModule(TaskDataModule):
         super().__init__(stream=stream)
         self.save_hyperparameters()
         plain_hparams(self)
+        describe_tables(self)  # an in-memory source is described, not stored
         shape = as_group(EpisodeShape, shape, "shape")
         tokens = as_group(Tokenization, tokens, "tokens")
         shape.validate()

@@ -17,7 +17,10 @@ import pyarrow as pa
 
 from lightning_meta.errors import ConfigError
 
-__all__ = ["MEMORY", "Table", "is_table", "table_column", "table_fingerprint", "table_to_dataset"]
+__all__ = [
+    "MEMORY", "Table", "check_columns", "describe_table", "describe_tables", "is_table",
+    "table_column", "table_fingerprint", "table_to_dataset",
+]  # fmt: skip
 
 MEMORY = "memory"
 """``SourceSpec.kind`` and episode ``task_source`` of an in-memory table."""
@@ -76,3 +79,30 @@ def table_column(table: Table, column: str) -> list[str]:
     check_columns(table, {"text_column": column})
     values = _arrow(table, [column]).column(0).to_pylist()
     return ["" if v is None else str(v) for v in values]
+
+
+def describe_table(table: Table) -> str:
+    """What hyper-parameters and logs show instead of the table itself."""
+    kind = "pandas.DataFrame" if isinstance(table, pd.DataFrame) else "datasets.Dataset"
+    return f"<in-memory {kind}, {len(table)} rows>"
+
+
+def _described(value: Any) -> Any:
+    if is_table(value):
+        return describe_table(value)
+    if isinstance(value, dict):
+        return {k: _described(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_described(v) for v in value)
+    return value
+
+
+def describe_tables(module: Any) -> None:
+    """Replace in-memory tables in a module's hyper-parameters (also inside dicts and lists) by
+    a description (call after ``save_hyperparameters``): checkpoints hold plain data only and
+    load with ``weights_only=True``; ``hparams.yaml`` stays small."""
+    for attr in ("_hparams", "_hparams_initial"):
+        hp = getattr(module, attr, None)
+        if hp is not None:
+            for key in list(hp):
+                hp[key] = _described(hp[key])

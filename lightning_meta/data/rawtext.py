@@ -11,7 +11,8 @@ A raw-text source is one string:
 - a text file, a directory (every ``*.txt`` inside, sorted) or a glob: one example per line or
   per blank-line-separated paragraph (``unit``);
 - a table file (csv, tsv, json, jsonl, parquet) or any other source the labelled data layer
-  loads (``sentiment:movie``, a hub name): its ``text_column``, labels ignored.
+  loads (``sentiment:movie``, a hub name): its ``text_column``, labels ignored;
+- from Python, an in-memory ``pandas.DataFrame`` or ``datasets.Dataset``: its ``text_column``.
 
 Every source ends as a list of cleaned strings: whitespace collapsed, empty texts and exact
 duplicates dropped (and counted in :class:`RawTextReport`).
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from lightning_meta.data.heldout import STANDARD_SPLITS, ClassSplit, train_class_texts
+from lightning_meta.data.in_memory import MEMORY, Table, is_table, table_column
 from lightning_meta.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -151,7 +153,7 @@ def read_text_column(source: str, text_column: str, cache_dir: str | None) -> li
 
 
 def read_source(
-    source: str,
+    source: str | Table,
     unit: TextUnit,
     text_column: str,
     cache_dir: str | None,
@@ -160,6 +162,10 @@ def read_source(
     """Uncleaned texts of one raw-text source (see the module docstring). ``heldout``: for the
     labelled built-ins, the class split whose train classes' texts are read (missing or None:
     all texts)."""
+    if not isinstance(source, str):
+        if not is_table(source):
+            raise ConfigError(f"texts: got a {type(source).__name__}; use a name, a path or a table")
+        return table_column(source, text_column)
     if source == "wordnet":
         return read_wordnet_texts(heldout.get("wordnet"))
     if source == "fortunes":
@@ -194,7 +200,7 @@ def clean_texts(raw: Sequence[str], report: RawTextReport) -> list[str]:
 
 
 def load_raw_texts(
-    sources: Sequence[str],
+    sources: Sequence[str | Table],
     unit: TextUnit = "line",
     text_column: str = "text",
     cache_dir: str | None = None,
@@ -211,9 +217,10 @@ def load_raw_texts(
         raise ConfigError(f"text_unit: '{unit}' is not one of line, paragraph")
     report = RawTextReport()
     raw: list[str] = []
-    for source in sources:
+    names = [s if isinstance(s, str) else f"{MEMORY}#{i}" for i, s in enumerate(sources)]
+    for source, name in zip(sources, names, strict=True):
         texts = read_source(source, unit, text_column, cache_dir, heldout)
-        report.per_source[source] = len(texts)
+        report.per_source[name] = len(texts)
         raw.extend(texts)
     report.rows_in = len(raw)
     texts = clean_texts(raw, report)
@@ -221,7 +228,7 @@ def load_raw_texts(
         log.info("raw text: dropped %d empty lines/paragraphs", report.empty)
     if not texts:
         raise ConfigError(
-            f"texts: {', '.join(sources)} gave no non-empty text; check the files "
+            f"texts: {', '.join(names)} gave no non-empty text; check the files "
             f"(text_unit={unit}) or the text_column"
         )
     log.info(report.summary())

@@ -224,7 +224,7 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
         return skip
 
     def skip_batch(self, batch: list[Episode], outs: list[TaskOutput], loss: Tensor) -> bool:
-        """True when the meta-batch must be skipped (non-finite loss, on_nonfinite='skip')."""
+        """True when the meta-batch must be skipped (non-finite loss, nonfinite.action='skip')."""
         if self.check_losses(batch, outs, loss, self.global_step):
             return False
         self.log("train/nonfinite_skips", float(self.nonfinite_skips), batch_size=len(batch))

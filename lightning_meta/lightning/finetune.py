@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from torch import Tensor
 
 from lightning_meta.data.episode import Episode
+from lightning_meta.data.config import as_group
 from lightning_meta.lightning.base import EpisodicModule
+from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs
 from lightning_meta.errors import ConfigError
 
 
@@ -22,23 +22,22 @@ class FineTune(EpisodicModule):
 
     def __init__(
         self,
-        backbone: str = "minilm",
-        pooling: Literal["mean", "cls"] = "mean",
-        adapt: str = "top1",
-        head_init: Literal["zero", "prototype"] = "prototype",
-        n_way: int = 5,
-        inner_steps: int = 5,
-        inner_lr: float = 1e-2,
+        encoder: EncoderConfig = EncoderConfig(),
+        inner: InnerLoopArgs = InnerLoopArgs(),
     ) -> None:
-        super().__init__(
-            backbone=backbone,
-            pooling=pooling,
-            adapt=adapt,
-            head_init=head_init,
-            n_way=n_way,
-            inner_steps=inner_steps,
-            inner_lr=inner_lr,
-        )
+        """
+        Args:
+            encoder: the transformers encoder and its pooling.
+            inner: what adapts on each support set and how (eval_steps: the steps used; default
+                steps); learn_lr is unsupported (nothing is meta-trained).
+        """
+        inner = as_group(InnerLoopArgs, inner, "model.inner")
+        if inner.learn_lr:
+            raise ConfigError(
+                "model.inner.learn_lr: FineTune has no meta-training to learn inner learning "
+                "rates with; set model.init_args.inner.learn_lr: false"
+            )
+        super().__init__(encoder, inner)
 
     def on_fit_start(self) -> None:
         raise ConfigError(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
@@ -11,6 +9,7 @@ from torch import Tensor
 from lightning_meta.algorithms import maml_task
 from lightning_meta.data.episode import Episode
 from lightning_meta.lightning.base import EpisodicModule
+from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs, NonFiniteConfig
 
 
 class MAML(EpisodicModule):
@@ -26,45 +25,26 @@ class MAML(EpisodicModule):
 
     def __init__(
         self,
-        backbone: str = "minilm",
-        pooling: Literal["mean", "cls"] = "mean",
-        adapt: str = "top1",
-        head_init: Literal["zero", "prototype"] = "prototype",
-        n_way: int = 5,
-        inner_steps: int = 5,
-        inner_lr: float = 1e-2,
-        learn_inner_lr: bool = False,
-        eval_inner_steps: int | None = None,
-        backend: Literal["func", "higher"] = "func",
         first_order: bool = False,
+        encoder: EncoderConfig = EncoderConfig(),
+        inner: InnerLoopArgs = InnerLoopArgs(),
         optimizer: OptimizerCallable | None = None,
         scheduler: LRSchedulerCallable | None = None,
-        on_nonfinite: Literal["error", "skip"] = "error",
-        max_nonfinite_skips: int = 10,
+        nonfinite: NonFiniteConfig = NonFiniteConfig(),
     ) -> None:
         """
         Args:
             first_order: first-order MAML (no graph through the inner gradients); the outer
                 gradient is the query-loss gradient at the adapted parameters.
+            encoder: the transformers encoder and its pooling.
+            inner: what adapts per episode and how (steps, lr, ...).
+            optimizer: outer optimizer (default AdamW, lr 3e-5, weight_decay 0).
+            scheduler: optional outer learning-rate scheduler.
+            nonfinite: what a NaN/inf loss or gradient does.
         """
         self.second_order = not first_order
         self.algorithm = "fomaml" if first_order else "maml"
-        super().__init__(
-            backbone=backbone,
-            pooling=pooling,
-            adapt=adapt,
-            head_init=head_init,
-            n_way=n_way,
-            inner_steps=inner_steps,
-            inner_lr=inner_lr,
-            learn_inner_lr=learn_inner_lr,
-            eval_inner_steps=eval_inner_steps,
-            backend=backend,
-            optimizer=optimizer,
-            scheduler=scheduler,
-            on_nonfinite=on_nonfinite,
-            max_nonfinite_skips=max_nonfinite_skips,
-        )
+        super().__init__(encoder, inner, optimizer, scheduler, nonfinite)
 
     def meta_loss(self, batch: list[Episode]) -> tuple[Tensor, list]:
         """Mean post-adaptation query loss over the tasks of one meta-batch."""

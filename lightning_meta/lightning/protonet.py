@@ -11,6 +11,9 @@ from torch import Tensor
 from lightning_meta.algorithms import TaskOutput, protonet_task
 from lightning_meta.data.episode import Episode
 from lightning_meta.lightning.base import EpisodicModule
+from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs, NonFiniteConfig
+
+NO_INNER_LOOP = InnerLoopArgs(adapt="head", steps=0, eval_steps=0)
 
 
 class ProtoNet(EpisodicModule):
@@ -24,31 +27,22 @@ class ProtoNet(EpisodicModule):
 
     def __init__(
         self,
-        backbone: str = "minilm",
-        pooling: Literal["mean", "cls"] = "mean",
-        n_way: int = 5,
         distance: Literal["euclidean", "cosine"] = "euclidean",
+        encoder: EncoderConfig = EncoderConfig(),
         optimizer: OptimizerCallable | None = None,
         scheduler: LRSchedulerCallable | None = None,
-        on_nonfinite: Literal["error", "skip"] = "error",
-        max_nonfinite_skips: int = 10,
+        nonfinite: NonFiniteConfig = NonFiniteConfig(),
     ) -> None:
         """
         Args:
             distance: squared euclidean distance (Snell et al.) or cosine similarity.
+            encoder: the transformers encoder and its pooling.
+            optimizer: outer optimizer (default AdamW, lr 3e-5, weight_decay 0).
+            scheduler: optional outer learning-rate scheduler.
+            nonfinite: what a NaN/inf loss or gradient does.
         """
-        super().__init__(
-            backbone=backbone,
-            pooling=pooling,
-            adapt="head",
-            n_way=n_way,
-            inner_steps=0,
-            eval_inner_steps=0,
-            optimizer=optimizer,
-            scheduler=scheduler,
-            on_nonfinite=on_nonfinite,
-            max_nonfinite_skips=max_nonfinite_skips,
-        )
+        # no inner loop: the whole encoder is meta-trained, nothing adapts per episode
+        super().__init__(encoder, NO_INNER_LOOP, optimizer, scheduler, nonfinite)
         self.distance: Literal["euclidean", "cosine"] = distance
 
     def evaluate_episode(self, episode: Episode) -> TaskOutput:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 
 from lightning_meta.algorithms import reptile_task
 from lightning_meta.data.episode import Episode
+from lightning_meta.data.config import as_group
 from lightning_meta.lightning.base import EpisodicModule
+from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs, NonFiniteConfig
 from lightning_meta.errors import ConfigError
 
 
@@ -30,43 +30,34 @@ class Reptile(EpisodicModule):
 
     def __init__(
         self,
-        backbone: str = "minilm",
-        pooling: Literal["mean", "cls"] = "mean",
-        adapt: str = "top1",
-        head_init: Literal["zero", "prototype"] = "prototype",
-        n_way: int = 5,
-        inner_steps: int = 5,
-        inner_lr: float = 1e-2,
-        eval_inner_steps: int | None = None,
         gradient_clip_val: float | None = None,
+        encoder: EncoderConfig = EncoderConfig(),
+        inner: InnerLoopArgs = InnerLoopArgs(),
         optimizer: OptimizerCallable | None = None,
         scheduler: LRSchedulerCallable | None = None,
-        on_nonfinite: Literal["error", "skip"] = "error",
-        max_nonfinite_skips: int = 10,
+        nonfinite: NonFiniteConfig = NonFiniteConfig(),
     ) -> None:
         """
         Args:
             gradient_clip_val: clip the norm of the meta-update (manual optimisation ignores
                 the Trainer's gradient_clip_val).
+            encoder: the transformers encoder and its pooling.
+            inner: what adapts per episode and how (steps >= 1; learn_lr unsupported).
+            optimizer: outer meta-optimizer (default AdamW, lr 3e-5, weight_decay 0).
+            scheduler: optional outer learning-rate scheduler.
+            nonfinite: what a NaN/inf loss or gradient does.
         """
-        super().__init__(
-            backbone=backbone,
-            pooling=pooling,
-            adapt=adapt,
-            head_init=head_init,
-            n_way=n_way,
-            inner_steps=inner_steps,
-            inner_lr=inner_lr,
-            eval_inner_steps=eval_inner_steps,
-            optimizer=optimizer,
-            scheduler=scheduler,
-            on_nonfinite=on_nonfinite,
-            max_nonfinite_skips=max_nonfinite_skips,
-        )
-        if inner_steps < 1:
+        inner = as_group(InnerLoopArgs, inner, "model.inner")
+        if inner.learn_lr:
             raise ConfigError(
-                "model.inner_steps: Reptile needs at least one inner step (with 0 the meta-update "
-                "is always zero); set model.init_args.inner_steps >= 1"
+                "model.inner.learn_lr: Reptile gives learned inner learning rates no gradient; "
+                "set model.init_args.inner.learn_lr: false (or use MAML)"
+            )
+        super().__init__(encoder, inner, optimizer, scheduler, nonfinite)
+        if inner.steps < 1:
+            raise ConfigError(
+                "model.inner.steps: Reptile needs at least one inner step (with 0 the meta-update "
+                "is always zero); set model.init_args.inner.steps >= 1"
             )
         self.automatic_optimization = False
         self.gradient_clip_val = gradient_clip_val

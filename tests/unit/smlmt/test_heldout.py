@@ -65,10 +65,16 @@ def test_no_heldout_class_text_in_smlmt_corpus(source: str) -> None:
     assert heldout
     unit = split_gloss if source == "wordnet" else (lambda t: [t])
     heldout_texts = {
-        " ".join(p.split()) for t, y in zip(texts, labels) if y in heldout for p in unit(t)
+        " ".join(p.split())
+        for t, y in zip(texts, labels, strict=True)
+        if y in heldout
+        for p in unit(t)
     }
     train_texts = {
-        " ".join(p.split()) for t, y in zip(texts, labels) if y not in heldout for p in unit(t)
+        " ".join(p.split())
+        for t, y in zip(texts, labels, strict=True)
+        if y not in heldout
+        for p in unit(t)
     }
     corpus, _ = load_raw_texts([source])
     corpus_set = set(corpus)

@@ -72,7 +72,7 @@ def test_no_pruning_before_the_startup_trials_and_with_pruner_none(tmp_path: Pat
 def test_hyperband_prunes_a_trial_outside_the_top_share_of_its_rung(tmp_path: Path) -> None:
     # max_resource 2, min_resource 1, factor 3: one bracket; rung 0 at step 1 keeps the top 1/3
     pruner = PrunerSpec("hyperband", min_resource=1, max_resource=2, reduction_factor=3)
-    spec = study_with_history(tmp_path, pruner, [[0.8, 0.8], [0.7, 0.7]])
+    spec = study_with_history(tmp_path, pruner, [[0.7, 0.7], [0.8, 0.8]])
     with pytest.raises(optuna.TrialPruned):
         callback(spec, 2).on_validation_end(trainer_at(1, 0.2), None)  # type: ignore[arg-type]
     assert isinstance(pruner.build(), optuna.pruners.HyperbandPruner)

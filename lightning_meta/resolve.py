@@ -76,12 +76,12 @@ def cached_snapshot(repo_id: str) -> str | None:
 def dataset_cached(name: str) -> bool:
     """True when ``datasets`` has a prepared copy of hub dataset ``name`` in its cache (what
     ``load_dataset(name)`` falls back to offline)."""
-    import re
+    from datasets.naming import camelcase_to_snakecase
 
     parts = name.split("/")
     if len(parts) > 2 or not all(parts):
         return False
-    parts[-1] = re.sub(r"(?<!^)(?=[A-Z])", "_", parts[-1]).lower()  # camelcase_to_snakecase
+    parts[-1] = camelcase_to_snakecase(parts[-1])  # the directory name datasets uses
     root = datasets_cache_dir() / "___".join(parts)
     return root.is_dir() and any(p.is_dir() for p in root.glob("*/*/*"))
 

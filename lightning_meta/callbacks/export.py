@@ -12,7 +12,9 @@ import torch
 
 from lightning_meta.callbacks.model_card import write_export_extras
 from lightning_meta.callbacks.run_end import stop_reason
+from lightning_meta.data.config import flatten
 from lightning_meta.evaluation.export_meta import META_FILE, ExportMeta, InnerLoopMeta
+from lightning_meta.lightning.config import MODEL_GROUPS
 from lightning_meta.reliability.checkpoint import load_checkpoint_state
 from lightning_meta.resolve import resolve_pretrained
 
@@ -37,7 +39,9 @@ def export_module(
         AutoTokenizer.from_pretrained(
             resolve_pretrained(tokenizer, field="tokenizer")
         ).save_pretrained(out)
-    hp = dict(module.hparams)
+    # flat names (pooling, adapt, inner_steps, inner_lr, ...) of the grouped hyper-parameters
+    hp = flatten(dict(module.hparams), MODEL_GROUPS)
+    data = ((extra.get("config") or {}).get("data") or {}).get("init_args") or {}
     meta = ExportMeta(
         algorithm=module.algorithm,
         pooling=hp.get("pooling", "mean"),
@@ -50,7 +54,7 @@ def export_module(
             first_order=module.inner.first_order,
             learned_inner_lrs=module.learned_inner_lrs(),
         ),
-        n_way=module.n_way,
+        n_way=flatten(data).get("n_way"),  # of the training episodes, when the run recorded it
         hyperparameters={
             k: v for k, v in hp.items() if isinstance(v, (str, int, float, bool, type(None)))
         },

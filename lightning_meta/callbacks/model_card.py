@@ -100,8 +100,14 @@ def card_text(out: Path, meta: ExportMeta, classes: list[Any] | None = None) -> 
     source = _find(data_cfg, "source")
     shots = [_find(data_cfg, k) for k in ("n_way", "k_shot", "q_query")]
     episodes = "{}-way {}-shot, {} queries per class".format(*shots) if None not in shots else None
+    evaluation = inner.eval_inner_steps
+    at_eval = (
+        f" ({evaluation} at evaluation)"
+        if evaluation is not None and evaluation != inner.inner_steps
+        else ""
+    )
     step = (
-        f"{inner.inner_steps} steps ({inner.eval_inner_steps} at evaluation), lr {inner.inner_lr}"
+        f"{inner.inner_steps} steps{at_eval}, lr {inner.inner_lr}"
         if algo != "protonet"
         else "none (nearest class mean)"
     )
@@ -110,12 +116,14 @@ def card_text(out: Path, meta: ExportMeta, classes: list[Any] | None = None) -> 
         if isinstance(meta.best_val_score, (int, float))
         else None
     )
-    name = out.resolve().name
+    where = out.as_posix() if not out.is_absolute() else out.name
+    length = _max_seq_length(out)
     results = _results(out)
     parts = [
         "---\nlibrary_name: sentence-transformers\npipeline_tag: feature-extraction\ntags:\n"
         f"- lightning-meta\n- meta-learning\n- few-shot\n- {algo}\n---",
-        f"# {name}: a meta-learned few-shot text encoder ({algo})",
+        f"# A meta-learned few-shot text encoder ({algo}"
+        + (f", from `{encoder}`)" if encoder else ")"),
         "Meta-trained with lightning-meta to adapt to a new text "
         "classification task from a handful of labelled examples per class. On its own it is an "
         "encoder (use it with sentence-transformers); with `FewShotClassifier` or "
@@ -128,6 +136,7 @@ def card_text(out: Path, meta: ExportMeta, classes: list[Any] | None = None) -> 
                 ("architecture", arch),
                 ("pooling", meta.pooling),
                 ("algorithm", algo),
+                ("max tokens per text", length),
                 (
                     "selected checkpoint",
                     f"`{Path(meta.best_checkpoint).name}`" if meta.best_checkpoint else None,
@@ -166,8 +175,13 @@ def card_text(out: Path, meta: ExportMeta, classes: list[Any] | None = None) -> 
             f"{len(classes)} classes: {shown}{more}. `FewShotClassifier.from_pretrained` loads it "
             f"ready to predict; `.fit` adapts the meta-learned weights to another task."
         )
-    parts += [_usage(), _intended_use()]
+    parts += [_usage().replace("DIR", where), _intended_use()]
     return "\n\n".join(parts) + "\n"
+
+
+def _max_seq_length(out: Path) -> int | None:
+    path = out / "sentence_bert_config.json"
+    return json.loads(path.read_text()).get("max_seq_length") if path.is_file() else None
 
 
 def _architecture(out: Path) -> str | None:
@@ -211,10 +225,11 @@ def _intended_use() -> str:
 
 - Few-shot text classification after adapting on labelled examples of the target classes
   (one or more per class); the meta-training classes are not predicted by the encoder itself.
-- The results above are on the benchmark episodes only; tasks far from the meta-training
-  data (the transfer rows of the table show how far it carries) can gain little. Score it on
-  held-out labelled examples of your task (`clf.score(texts, labels)`) before relying on it.
-- Texts are truncated to the `max_seq_length` in `sentence_bert_config.json`."""
+- The results above hold for their benchmark episodes only: a task far from the meta-training
+  data may gain little over the pretrained encoder (compare the rows of the table). Score it
+  on held-out labelled examples of your own task (`clf.score(texts, labels)`) before relying
+  on it.
+- Longer texts are cut to the maximum number of tokens above (as in meta-training)."""
 
 
 def write_model_card(out: Path, meta: ExportMeta, classes: list[Any] | None = None) -> Path:

@@ -17,6 +17,7 @@ from jsonargparse import ArgumentParser
 
 from lightning_meta.callbacks.export import export_module
 from lightning_meta.cli.parser import tool_parser
+from lightning_meta.data.config import flatten
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.loading import load_module_from_checkpoint
 from lightning_meta.reliability.checkpoint import load_checkpoint_state
@@ -52,7 +53,7 @@ def main(argv: list[str]) -> int:
     module = load_module_from_checkpoint(a.ckpt)
     tokenizer = (
         a.tokenizer
-        or (((config or {}).get("data") or {}).get("init_args") or {}).get("tokenizer")
+        or flatten(((config or {}).get("data") or {}).get("init_args") or {}).get("tokenizer")
         or "minilm"
     )
     callbacks = state.get("callbacks", {})

@@ -19,6 +19,7 @@ Helpers for code that builds modules outside LightningCLI:
   YAML block); constructors call it, so ``cls(**hparams)`` rebuilds a module.
 - :func:`group_kwargs` / :func:`build`: constructor kwargs from a mapping that may also use the
   flat names of the groups' fields (``n_way``, ``inner_lr``: old checkpoints, exports, overrides).
+- :func:`flatten`: the reverse, group blocks spread into flat names (reading a recorded config).
 - :func:`plain`: dataclasses to plain dicts (hyper-parameters stay loadable with
   ``weights_only=True`` and dump to YAML); :func:`plain_hparams` applies it to a module.
 - :func:`grouped_errors`: re-raise a lower layer's ``n_way: ...`` as ``shape.n_way: ...``.
@@ -36,8 +37,8 @@ from typing import Any, TypeVar
 from lightning_meta.errors import ConfigError
 
 __all__ = [
-    "EpisodeShape", "EpisodeStream", "Tokenization", "as_group", "build", "flat_names",
-    "group_kwargs", "grouped_errors", "plain", "plain_hparams",
+    "DATA_GROUPS", "EpisodeShape", "EpisodeStream", "Tokenization", "as_group", "build",
+    "flat_names", "flatten", "group_kwargs", "grouped_errors", "plain", "plain_hparams",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -76,9 +77,7 @@ class EpisodeShape:
                     f"{where}.{name}: must be a positive integer or null (got {value})"
                 )
         if self.n_way < 2:
-            raise ConfigError(
-                f"{where}.n_way: must be >= 2 for classification (got {self.n_way})"
-            )
+            raise ConfigError(f"{where}.n_way: must be >= 2 for classification (got {self.n_way})")
 
     def shots(self, split: str) -> tuple[int, int]:
         """(k_shot, q_query) of the episodes of ``split``."""
@@ -128,6 +127,14 @@ class Tokenization:
     """Tokens per text after truncation (special tokens included)."""
     cache_dir: str | None = None
     """Cache root (default $LIGHTNING_META_CACHE or ~/.cache/lightning_meta)."""
+
+
+DATA_GROUPS: dict[str, type] = {
+    "shape": EpisodeShape,
+    "stream": EpisodeStream,
+    "tokens": Tokenization,
+}
+"""Argument name -> group class, shared by every episodic DataModule."""
 
 
 # ---- helpers -------------------------------------------------------------------------------
@@ -206,6 +213,23 @@ def group_kwargs(
             )
     for name, given in parts.items():
         out[name] = as_group(groups[name], given, f"{where}{name}", params[name].default)
+    return out
+
+
+def flatten(args: Mapping[str, Any], groups: Mapping[str, type] | None = None) -> dict[str, Any]:
+    """The inverse of :func:`group_kwargs`: group blocks spread into flat names
+    (``{"shape": {"n_way": 3}}`` -> ``{"n_way": 3}``), for code that reads single settings of
+    a recorded config. ``groups``: argument name -> group class (default: the DataModules')."""
+    groups = DATA_GROUPS if groups is None else groups
+    out: dict[str, Any] = {}
+    for key, value in args.items():
+        group = groups.get(key)
+        if group is None or value is None:
+            out.setdefault(key, value)
+            continue
+        back = {field: flat for flat, field in flat_names(group).items()}
+        for field, v in plain(value).items():
+            out[back.get(field, field)] = v
     return out
 
 

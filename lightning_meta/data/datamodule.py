@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 from lightning_meta.data.config import (
+    DATA_GROUPS,
     EpisodeShape,
     EpisodeStream,
     Tokenization,
@@ -34,7 +35,7 @@ from lightning_meta.errors import ConfigError
 from lightning_meta.resolve import resolve_pretrained
 
 SplitMode = Literal["auto", "classes", "examples"]
-GROUPS = {"shape": EpisodeShape, "stream": EpisodeStream, "tokens": Tokenization}
+GROUPS = DATA_GROUPS
 
 
 class EpisodicDataModule(TaskDataModule):
@@ -141,9 +142,9 @@ class EpisodicDataModule(TaskDataModule):
             for split in SPLITS:
                 k, q = self.shape.shots(split)
                 fields = (
-                    ("shape.eval_k_shot", "shape.eval_q_query")
+                    ("eval_k_shot", "eval_q_query")
                     if split != "train" and self.eval_k_shot
-                    else ("shape.k_shot", "shape.q_query")
+                    else ("k_shot", "q_query")
                 )
                 eligible_classes(plan, class_names, split, self.n_way, k, q, fields)
 

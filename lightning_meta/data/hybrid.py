@@ -30,8 +30,6 @@ from typing import Literal
 
 import numpy as np
 
-from lightning_meta.data.datamodule import EpisodicDataModule
-from lightning_meta.data.episode import Episode
 from lightning_meta.data.config import (
     EpisodeShape,
     EpisodeStream,
@@ -40,6 +38,8 @@ from lightning_meta.data.config import (
     grouped_errors,
     plain_hparams,
 )
+from lightning_meta.data.datamodule import EpisodicDataModule
+from lightning_meta.data.episode import Episode
 from lightning_meta.data.smlmt import (
     GROUPS,
     SMLMT_SHAPE,

@@ -76,7 +76,8 @@ class SMLMTText:
     def normalised(self) -> SMLMTText:
         """Lists (from YAML or a checkpoint) as tuples; one ``texts`` string as a 1-tuple."""
         texts = (self.texts,) if isinstance(self.texts, str) else tuple(self.texts)
-        return replace(self, texts=texts, split_fractions=tuple(self.split_fractions))
+        a, b, c = self.split_fractions
+        return replace(self, texts=texts, split_fractions=(a, b, c))
 
     @property
     def filter(self) -> VocabFilter:
@@ -148,7 +149,12 @@ def check_max_length(max_length: int) -> None:
 
 SMLMT_SHAPE = EpisodeShape(q_query=5)
 """Default task shape of the SMLMT and hybrid DataModules (5 queries per word)."""
-GROUPS = {"smlmt": SMLMTText, "shape": EpisodeShape, "stream": EpisodeStream, "tokens": Tokenization}
+GROUPS = {
+    "smlmt": SMLMTText,
+    "shape": EpisodeShape,
+    "stream": EpisodeStream,
+    "tokens": Tokenization,
+}
 
 
 class SMLMTDataModule(TaskDataModule):

@@ -7,10 +7,10 @@ rebuilds episode ``i`` of a split from ``(seed, split, i)``).
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Literal
 
 from lightning_meta.data import EpisodicDataModule
+from lightning_meta.data.config import group_kwargs
 from lightning_meta.data.episode import Episode
 
 __all__ = ["build_datamodule", "fixed_episodes"]
@@ -19,11 +19,10 @@ Split = Literal["train", "val", "test"]
 
 
 def build_datamodule(data_args: dict[str, Any], **overrides: Any) -> EpisodicDataModule:
-    """An ``EpisodicDataModule`` from ``data_args`` (keys it does not accept are ignored, e.g.
-    a training config's ``class_path`` leftovers) and ``overrides``."""
-    accepted = inspect.signature(EpisodicDataModule.__init__).parameters
-    args = {k: v for k, v in data_args.items() if k in accepted}
-    return EpisodicDataModule(**{**args, **overrides})
+    """An ``EpisodicDataModule`` from ``data_args`` and ``overrides`` (flat names such as
+    ``n_way`` or grouped blocks such as ``shape: {n_way: 3}``; keys it does not accept are
+    ignored, e.g. a training config's ``class_path`` leftovers)."""
+    return EpisodicDataModule(**group_kwargs(EpisodicDataModule, {**data_args, **overrides}))
 
 
 def fixed_episodes(data_args: dict[str, Any], n: int, split: Split = "test") -> list[Episode]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lightning_meta.data.config import flatten
+
 __all__ = ["ADAPTATION_DEFAULTS", "META_FILE", "ExportMeta", "InnerLoopMeta"]
 
 META_FILE = "meta_learning.json"
@@ -104,6 +106,7 @@ class ExportMeta:
         }
 
     def data_args(self) -> dict[str, Any]:
-        """``init_args`` of the run's data config ({} when the export records none)."""
+        """``init_args`` of the run's data config with its argument groups spread into flat
+        names (``n_way``, ``max_length``, ...); {} when the export records none."""
         data = ((self.config or {}).get("data") or {}) if isinstance(self.config, dict) else {}
-        return dict(data.get("init_args") or {})
+        return flatten(dict(data.get("init_args") or {}))

@@ -158,15 +158,16 @@ class FewShotClassifier:
             )
         index = {c: i for i, c in enumerate(classes)}
         rows = encode(self.tokenizer, texts, self.max_length)
-        support = pad(rows, self.pad_id, [index[y] for y in ys]).to(self.device)  # (Ns, T)
         n = len(classes)
-        if self.recipe.method == "prototype":
-            with torch.inference_mode():
-                h = self.model.embed(support)  # (Ns, H)
-                head = {"prototypes": class_means(h, support.labels, n)}  # (C, H)
-            adapted: dict[str, Tensor] = {}
-        else:
-            adapted, head = self._inner_loop(support, n)
+        with torch.inference_mode(False):  # the inner loop needs autograd, also when called
+            support = pad(rows, self.pad_id, [index[y] for y in ys]).to(self.device)  # (Ns, T)
+            if self.recipe.method == "prototype":
+                with torch.no_grad():
+                    h = self.model.embed(support)  # (Ns, H)
+                    head = {"prototypes": class_means(h, support.labels, n)}  # (C, H)
+                adapted: dict[str, Tensor] = {}
+            else:
+                adapted, head = self._inner_loop(support, n)
         self.classes_, self.adapted_, self.head_ = classes, adapted, head
         return self
 
@@ -176,7 +177,7 @@ class FewShotClassifier:
         """The model's inner loop on the support set (order 'none': no outer graph)."""
         episode = Episode(support, _empty(support), n_way=n, index=0, split="fit")
         lrs = self.recipe.step_sizes(self.model)
-        with torch.inference_mode(False), torch.enable_grad():
+        with torch.enable_grad():
             feats = self.model.features(episode, support_grad=False, query_grad=False)
             out = inner_loop(
                 self.model, feats, support.labels, n, self.recipe.steps, lrs, order="none"

@@ -92,7 +92,7 @@ def _has_tokenizer(directory: Path) -> bool:
     return any((directory / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))
 
 
-def _from_encoder(name: str, tokenizer: str | None) -> Loaded:
+def _from_encoder(name: str, tokenizer: str | None, attn: str | None = None) -> Loaded:
     from lightning_meta.lightning.base import disable_dropout
     from lightning_meta.models.encoder import load_encoder, tiny_encoder
 
@@ -100,7 +100,7 @@ def _from_encoder(name: str, tokenizer: str | None) -> Loaded:
     found = read_meta(path) if path.is_dir() else None
     recipe = recipe_from_meta(found)
     meta = found or ExportMeta()
-    encoder = tiny_encoder(seed=0) if name == TINY else load_encoder(name)
+    encoder = tiny_encoder(seed=0) if name == TINY else load_encoder(name, attn)
     disable_dropout(encoder)
     model = EpisodicClassifier(
         encoder, pooling=recipe.pooling, adapt=recipe.adapt, head_init=recipe.head_init
@@ -120,16 +120,18 @@ def load(name: str, tokenizer: str | None = None) -> Loaded:
     if name.endswith(".ckpt"):
         return _from_checkpoint(name, tokenizer)
     path = Path(name).expanduser()
-    loaded = _from_encoder(name, tokenizer)
-    if (path / FEWSHOT_FILE).is_file():
-        _load_fitted(path, loaded)
+    saved = path / FEWSHOT_FILE
+    info = json.loads(saved.read_text()) if saved.is_file() else None
+    # a saved classifier runs with the attention implementation it was fitted with
+    loaded = _from_encoder(name, tokenizer, (info or {}).get("attn_implementation"))
+    if info is not None:
+        _load_fitted(path, info, loaded)
     return loaded
 
 
-def _load_fitted(path: Path, loaded: Loaded) -> None:
+def _load_fitted(path: Path, info: dict[str, Any], loaded: Loaded) -> None:
     from safetensors.torch import load_file
 
-    info = json.loads((path / FEWSHOT_FILE).read_text())
     if int(info.get("format", 0)) > FORMAT:
         raise ConfigError(
             f"model: {path / FEWSHOT_FILE} has format {info.get('format')}, newer than this "
@@ -179,9 +181,15 @@ def save(
         os.replace(out / (HEAD_FILE + ".tmp"), out / HEAD_FILE)
     elif (out / HEAD_FILE).exists():
         (out / HEAD_FILE).unlink()
-    _write_json(
-        out / FEWSHOT_FILE, {"format": FORMAT, "classes": classes, "max_length": max_length}
-    )
+    from lightning_meta.models.encoder import attn_implementation
+
+    info = {
+        "format": FORMAT,
+        "classes": classes,
+        "max_length": max_length,
+        "attn_implementation": attn_implementation(model.encoder),
+    }
+    _write_json(out / FEWSHOT_FILE, info)
     hidden = int(getattr(getattr(model.encoder, "config", None), "hidden_size", 0) or 0)
     write_sentence_transformers(out, pooling=recipe.pooling, max_length=max_length, hidden=hidden)
     write_model_card(out, full_meta, classes=classes)

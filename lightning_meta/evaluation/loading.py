@@ -9,14 +9,15 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
+from lightning_meta.data.config import as_group, group_kwargs
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.export_meta import ExportMeta
 from lightning_meta.evaluation.importing import import_class
 from lightning_meta.lightning.base import EpisodicModule
+from lightning_meta.lightning.config import EncoderConfig
 from lightning_meta.reliability.checkpoint import load_checkpoint_state
 
 __all__ = [
@@ -50,8 +51,9 @@ def load_module_from_checkpoint(path: str | Path) -> EpisodicModule:
             f"checkpoint: {path} was not written by lightning-meta (no 'lightning_meta' entry)"
         )
     cls = module_class(str(meta["class_path"]))
-    accepted = inspect.signature(cls.__init__).parameters
-    hparams = {k: v for k, v in dict(state.get("hyper_parameters", {})).items() if k in accepted}
+    # plain dicts (argument groups as nested dicts; flat names of older checkpoints too) ->
+    # the constructor's arguments; keys it does not take (_class_path, n_way, ...) are dropped
+    hparams = group_kwargs(cls, dict(state.get("hyper_parameters", {})))
     module = cls(**hparams)
     module.load_state_dict(state["state_dict"])
     return module
@@ -72,11 +74,15 @@ def build_evaluator(
     """
     from lightning_meta.lightning import FineTune, ProtoNet
 
+    # n_way is not a module argument (heads are built per episode from the episode's n_way)
+    encoder = {"backbone": backbone, "pooling": pooling}
     if method == "centroid":
-        return ProtoNet(backbone=backbone, pooling=pooling, n_way=n_way, distance="cosine")  # type: ignore[arg-type]
+        return ProtoNet(distance="cosine", encoder=as_group(EncoderConfig, encoder, "model"))
     if method != "finetune":
         raise ConfigError(f"method: unknown '{method}'; use finetune or centroid")
-    return FineTune(backbone=backbone, pooling=pooling, n_way=n_way, **(adaptation or {}))  # type: ignore[arg-type]
+    # adaptation: flat (adapt, inner_steps, inner_lr, ...) or grouped ({"inner": {"lr": ...}})
+    args = {"encoder": encoder, **(adaptation or {})}
+    return FineTune(**group_kwargs(FineTune, args, "adaptation.", strict=True))
 
 
 def load_module_from_export(

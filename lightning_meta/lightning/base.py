@@ -22,13 +22,13 @@ from torch import Tensor, nn
 from lightning_meta.algorithms import TaskOutput, adaptation_curve, make_inner_lrs
 from lightning_meta.data.config import as_group, plain_hparams
 from lightning_meta.data.episode import Episode
+from lightning_meta.errors import ConfigError
+from lightning_meta.evaluation.metrics import MeanCI, episode_scores, mean_ci
+from lightning_meta.evaluation.scoring import score_episodes
 from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs, NonFiniteConfig
 from lightning_meta.lightning.distributed import MetaDDPStrategy, gather_rows, require_explicit_sync
 from lightning_meta.lightning.guard import NonFiniteGuard
-from lightning_meta.evaluation.metrics import MeanCI, episode_scores, mean_ci
-from lightning_meta.evaluation.scoring import score_episodes
 from lightning_meta.models import EpisodicClassifier, load_encoder, tiny_encoder
-from lightning_meta.errors import ConfigError
 
 log = logging.getLogger(__name__)
 TINY_BACKBONE = "tiny"
@@ -207,7 +207,11 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
         # would fail deep in autograd (l2l#432, Lightning#14497), so say what to change here
         loop = {"fit": "validate_loop", "validate": "validate_loop", "test": "test_loop"}.get(stage)
         evaluates = stage != "fit" or self.trainer.limit_val_batches != 0
-        if loop and evaluates and getattr(getattr(self.trainer, loop, None), "inference_mode", False):
+        if (
+            loop
+            and evaluates
+            and getattr(getattr(self.trainer, loop, None), "inference_mode", False)
+        ):
             raise ConfigError(
                 f"trainer.inference_mode: {type(self).__name__} adapts with gradients during "
                 f"{'validation' if loop == 'validate_loop' else 'test'}; build the trainer with "

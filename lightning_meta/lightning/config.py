@@ -29,7 +29,7 @@ from typing import ClassVar, Literal
 from lightning_meta.algorithms import InnerLoopConfig
 from lightning_meta.errors import ConfigError
 
-__all__ = ["EncoderConfig", "InnerLoopArgs", "NonFiniteConfig"]
+__all__ = ["MODEL_GROUPS", "EncoderConfig", "InnerLoopArgs", "NonFiniteConfig"]
 
 
 @dataclass(frozen=True)
@@ -117,3 +117,11 @@ class NonFiniteConfig:
             raise ConfigError(f"{where}.action: '{self.action}' is not error or skip")
         if self.max_skips < 0:
             raise ConfigError(f"{where}.max_skips: must be >= 0, got {self.max_skips}")
+
+
+MODEL_GROUPS: dict[str, type] = {
+    "encoder": EncoderConfig,
+    "inner": InnerLoopArgs,
+    "nonfinite": NonFiniteConfig,
+}
+"""Argument name -> group class of the LightningModules (for ``flatten``)."""

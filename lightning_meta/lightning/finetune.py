@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from lightning_meta.data.episode import Episode
 from lightning_meta.data.config import as_group
+from lightning_meta.data.episode import Episode
+from lightning_meta.errors import ConfigError
 from lightning_meta.lightning.base import EpisodicModule
 from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs
-from lightning_meta.errors import ConfigError
 
 
 class FineTune(EpisodicModule):

@@ -18,9 +18,9 @@ from lightning_meta.algorithms import InnerLoopConfig, TaskOutput
 from lightning_meta.algorithms.inner_loop import inner_loop
 from lightning_meta.algorithms.types import inner_lr_map
 from lightning_meta.data.episode import Episode
+from lightning_meta.errors import NumericalError
 from lightning_meta.lightning.config import NonFiniteConfig
 from lightning_meta.models import EpisodicClassifier, head_logits
-from lightning_meta.errors import ConfigError, NumericalError
 
 
 class NonFiniteError(NumericalError):

@@ -7,11 +7,11 @@ from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 
 from lightning_meta.algorithms import reptile_task
-from lightning_meta.data.episode import Episode
 from lightning_meta.data.config import as_group
+from lightning_meta.data.episode import Episode
+from lightning_meta.errors import ConfigError
 from lightning_meta.lightning.base import EpisodicModule
 from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs, NonFiniteConfig
-from lightning_meta.errors import ConfigError
 
 
 class Reptile(EpisodicModule):

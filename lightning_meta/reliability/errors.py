@@ -2,11 +2,11 @@
 
 jsonargparse reports a bad value as a nested, multi-line dump (``Parser key "model": Does not
 validate against any of the Union subtypes ... Errors: - Problem with given class_path ...:
-Parser key "inner_steps": Expected a <class 'int'>. Got value: abc``) and raises errors from
+Parser key "inner.steps": Expected a <class 'int'>. Got value: abc``) and raises errors from
 constructors wrapped the same way. These helpers pull out the dotted config key and the
 innermost message and add a fix, e.g.::
 
-    model.init_args.inner_steps: expected int, got 'abc'; set it to an int value in the config
+    model.init_args.inner.steps: expected int, got 'abc'; set it to an int value in the config
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def reduce_instantiation_error(err: BaseException) -> str | None:
     section = _section(str(err))
     field = message.split(":", 1)[0]
     if section == "model" and field == "model":  # the encoder could not be resolved
-        message = "model.backbone" + message[len("model") :]
+        message = "model.encoder.backbone" + message[len("model") :]
     elif section and not has_section(field):
         message = f"{section}.{message}"
     return with_fix(message)

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytorch_lightning as pl
 
-from lightning_meta.reliability.errors import has_section, with_fix
 from lightning_meta.errors import ConfigError
+from lightning_meta.reliability.errors import has_section, with_fix
 from lightning_meta.resolve import resolve_pretrained
 
 # encoders whose position ids start after the padding index (usable positions = max - 2)
@@ -86,12 +86,13 @@ def check_tokenizer(model: pl.LightningModule, datamodule: pl.LightningDataModul
     ):
         return
     rows = int(encoder.get_input_embeddings().num_embeddings)
-    backbone = getattr(model, "hparams", {}).get("backbone", "?")
+    backbone = getattr(getattr(model, "encoder_config", None), "backbone", "?")
     tok = _load_tokenizer(tok_name)
     if len(tok) > rows:
         raise ConfigError(
-            f"data.tokenizer: '{tok_name}' has {len(tok)} tokens but the model's embedding table "
-            f"(model.backbone: {backbone}) has {rows} rows; use the model's own tokenizer (its "
+            f"data.tokens.tokenizer: '{tok_name}' has {len(tok)} tokens but the model's embedding "
+            f"table (model.encoder.backbone: {backbone}) has {rows} rows; use the model's own "
+            f"tokenizer (its "
             f"directory, or 'minilm' for the minilm and tiny backbones)"
         )
     config = getattr(encoder, "config", None)
@@ -101,8 +102,9 @@ def check_tokenizer(model: pl.LightningModule, datamodule: pl.LightningDataModul
         usable = max_pos - 2 if getattr(config, "model_type", "") in OFFSET_POSITIONS else max_pos
         if max_length > usable:
             raise ConfigError(
-                f"data.max_length: {max_length} exceeds the {usable} positions of the model "
-                f"(model.backbone: {backbone}); set data.max_length <= {usable}"
+                f"data.tokens.max_length: {max_length} exceeds the {usable} positions of the "
+                f"model (model.encoder.backbone: {backbone}); set data.tokens.max_length <= "
+                f"{usable}"
             )
 
 
@@ -111,8 +113,8 @@ def check_algorithm(model: pl.LightningModule) -> None:
     inner = getattr(model, "inner", None)
     if getattr(model, "algorithm", "") == "reptile" and inner is not None and inner.steps < 1:
         raise ConfigError(
-            "model.inner_steps: Reptile needs at least one inner step (with 0 the meta-update is "
-            "always zero); set model.init_args.inner_steps >= 1"
+            "model.inner.steps: Reptile needs at least one inner step (with 0 the meta-update is "
+            "always zero); set model.init_args.inner.steps >= 1"
         )
 
 

@@ -83,16 +83,17 @@ def score_fit_exports(
     if not best.user_attrs.get("export"):
         return None
     report = HeldOut(best=best, default=default)
-    pairs = [("tuned", best), ("untuned", default)]
     for split in SPLITS:
         eps = episodes(split, counts[split])
         report.episodes[split] = len(eps)
-        for attr, trial in pairs:
-            export = trial.user_attrs.get("export") if trial is not None else None
-            if export:
-                getattr(report, attr)[split] = as_scores(
-                    score_module(load_any(str(export), n_way=n_way), eps)
-                )
+        report.tuned[split] = as_scores(
+            score_module(load_any(str(best.user_attrs["export"]), n_way=n_way), eps)
+        )
+        export = default.user_attrs.get("export") if default is not None else None
+        if default is not None and default.number == best.number:
+            report.untuned[split] = report.tuned[split]  # the default won: scored once
+        elif export:
+            report.untuned[split] = as_scores(score_module(load_any(str(export), n_way=n_way), eps))
     return report
 
 
@@ -118,5 +119,8 @@ def score_eval_only(
     test = episodes("test", counts["test"])
     report.episodes["test"] = len(test)
     report.tuned["test"] = as_scores(evaluate(model, n_way, best.params, test))
-    report.untuned["test"] = as_scores(evaluate(model, n_way, defaults, test))
+    same = default is not None and default.number == best.number
+    report.untuned["test"] = (
+        report.tuned["test"] if same else as_scores(evaluate(model, n_way, defaults, test))
+    )
     return report

@@ -39,6 +39,19 @@ def get_path(config: Mapping[str, Any], path: str) -> Any:
     return node
 
 
+def find_key(config: Mapping[str, Any], name: str) -> Any:
+    """The value of the first key ``name`` at any depth of ``config`` (depth-first), or
+    :data:`MISSING`: reads e.g. ``val_episodes`` whether the data config is flat or grouped."""
+    if name in config:
+        return config[name]
+    for value in config.values():
+        if isinstance(value, Mapping):
+            found = find_key(value, name)
+            if found is not MISSING:
+                return found
+    return MISSING
+
+
 def set_path(config: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     """A deep copy of ``config`` with ``path`` (which must exist) set to ``value``."""
     out = copy.deepcopy(config)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,6 +163,12 @@ def check_against_config(params: list[Param], config: Mapping[str, Any]) -> dict
                 )
         defaults[p.path] = value
     return defaults
+
+
+def bound_vectors(params: Sequence[Param]) -> list[dict[str, Any]]:
+    """Value sets that together visit every range end and every choice of every param."""
+    n = max(len(p.bounds()) for p in params)
+    return [{p.path: p.bounds()[i % len(p.bounds())] for p in params} for i in range(n)]
 
 
 def suggest(trial: optuna.trial.Trial, params: list[Param]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from lightning_meta.data.episode import Episode
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.loading import load_any
 from lightning_meta.evaluation.scoring import EpisodeScore, score_module
-from lightning_meta.tuning.space import Param, suggest
+from lightning_meta.tuning.space import Param, bound_vectors, suggest
 
 MODEL_PREFIX = "model.init_args."
 METRICS = ("acc", "f1")
@@ -61,9 +61,7 @@ def adaptation(values: Mapping[str, Any]) -> dict[str, Any]:
 def dry_check(model: str, n_way: int, params: Sequence[Param]) -> None:
     """Build the evaluator at the ends of every range (and every choice) before any trial, so a
     setting it does not accept fails now, in one line naming the key."""
-    vectors = max(2, *(len(p.bounds()) for p in params))
-    for i in range(vectors):
-        values = {p.path: p.bounds()[i % len(p.bounds())] for p in params}
+    for values in bound_vectors(params):
         try:
             load_any(model, n_way=n_way, overrides=adaptation(values))
         except TypeError as err:

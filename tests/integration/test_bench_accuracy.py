@@ -22,7 +22,7 @@ def suite(tmp_path: Path) -> Path:
     data = tiny_suite(write_demo_csv(tmp_path / "demo.csv"), episodes=3, train_steps=2)
     data["methods"].append({
         "name": "SMLMT export", "requires": str(tmp_path / "no-export"),
-        "model": {"class_path": "lightning_meta.lightning.FineTune", "init_args": {"backbone": "tiny"}},
+        "model": {"class_path": "lightning_meta.lightning.FineTune", "init_args": {"encoder": {"backbone": "tiny"}}},
     })  # fmt: skip
     data["baseline"] = "FineTune"
     path = tmp_path / "suite.yaml"
@@ -91,7 +91,7 @@ def test_same_seed_gives_identical_results(
     )
     assert "commit" in env["git"]
     cfg = yaml.safe_load((a / "config.yaml").read_text())
-    assert cfg["methods"][0]["model"]["init_args"]["inner_lr"] == 0.01  # defaults resolved
+    assert cfg["methods"][0]["model"]["init_args"]["inner"]["lr"] == 0.01  # defaults resolved
     assert cfg["methods"][-1]["skipped"].endswith("not found")
     assert "[1/12] MAML x held-out classes 3-way 1-shot" in log and "meta-trained 2 steps" in log
 

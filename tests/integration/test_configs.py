@@ -29,6 +29,7 @@ CPU = [
     "--trainer.logger",
     "false",
 ]
+TINY = ["--model.init_args.encoder.backbone", "tiny"]
 
 
 def test_configs_exist() -> None:
@@ -40,11 +41,12 @@ def test_experiment_instantiates(
     path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)  # loggers/checkpoints would be created relative to cwd
-    cli = make_cli(["--config", str(path), *CPU, "--model.init_args.backbone", "tiny"], run=False)
+    cli = make_cli(["--config", str(path), *CPU, *TINY], run=False)
     cfg = yaml.safe_load(path.read_text())
     assert type(cli.model).__name__ == cfg["model"]["class_path"].rsplit(".", 1)[1]
     assert type(cli.datamodule).__name__ == cfg["data"]["class_path"].rsplit(".", 1)[1]
-    assert cli.model.n_way == cli.datamodule.n_way  # linked by the CLI
+    assert cli.datamodule.n_way == cfg["data"]["init_args"]["shape"]["n_way"]
+    assert not hasattr(cli.model, "n_way")  # the episode shape lives on the data side only
 
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
@@ -59,8 +61,7 @@ def test_model_config_instantiates(
             "--data",
             str(ROOT / "data" / "wordnet.yaml"),
             *CPU,
-            "--model.init_args.backbone",
-            "tiny",
+            *TINY,
         ],
         run=False,
     )
@@ -81,12 +82,11 @@ def test_data_config_instantiates(
             "--data",
             str(path),
             *CPU,
-            "--model.init_args.backbone",
-            "tiny",
+            *TINY,
         ],
         run=False,
     )
-    assert cli.datamodule.n_way == yaml.safe_load(path.read_text())["init_args"]["n_way"]
+    assert cli.datamodule.n_way == yaml.safe_load(path.read_text())["init_args"]["shape"]["n_way"]
 
 
 @pytest.mark.parametrize("path", TRAINERS, ids=lambda p: p.stem)
@@ -103,8 +103,7 @@ def test_trainer_config_instantiates(
             "--data",
             str(ROOT / "data" / "wordnet.yaml"),
             *CPU,
-            "--model.init_args.backbone",
-            "tiny",
+            *TINY,
         ],
         run=False,
     )

@@ -11,6 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from lightning_meta.data.config import EpisodeShape, Tokenization
 from lightning_meta.data.datamodule import EpisodicDataModule
 
 
@@ -27,11 +28,8 @@ class DataBenchConfig:
 def _datamodule(cfg: DataBenchConfig, cache_dir: str) -> EpisodicDataModule:
     return EpisodicDataModule(
         source=cfg.source,
-        n_way=cfg.n_way,
-        k_shot=cfg.k_shot,
-        q_query=cfg.q_query,
-        max_length=cfg.max_length,
-        cache_dir=cache_dir,
+        shape=EpisodeShape(n_way=cfg.n_way, k_shot=cfg.k_shot, q_query=cfg.q_query),
+        tokens=Tokenization(max_length=cfg.max_length, cache_dir=cache_dir),
     )
 
 

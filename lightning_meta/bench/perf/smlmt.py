@@ -21,7 +21,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from lightning_meta.data.smlmt import SMLMTDataModule
+from lightning_meta.data.config import EpisodeShape, Tokenization
+from lightning_meta.data.smlmt import SMLMTDataModule, SMLMTText
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,9 @@ class SMLMTBenchConfig:
 
 def _datamodule(cfg: SMLMTBenchConfig, cache_dir: str) -> SMLMTDataModule:
     return SMLMTDataModule(
-        texts=tuple(cfg.texts),
-        n_way=cfg.n_way,
-        k_shot=cfg.k_shot,
-        q_query=cfg.q_query,
-        max_length=cfg.max_length,
-        cache_dir=cache_dir,
+        smlmt=SMLMTText(texts=tuple(cfg.texts)),
+        shape=EpisodeShape(n_way=cfg.n_way, k_shot=cfg.k_shot, q_query=cfg.q_query),
+        tokens=Tokenization(max_length=cfg.max_length, cache_dir=cache_dir),
     )
 
 

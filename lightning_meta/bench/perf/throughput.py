@@ -24,6 +24,7 @@ from lightning_meta.algorithms import protonet_task
 from lightning_meta.bench.perf.workload import Workload, random_episode, vocab_size
 from lightning_meta.data.episode import Episode
 from lightning_meta.lightning import MAML, EpisodicModule, ProtoNet, Reptile
+from lightning_meta.lightning.config import EncoderConfig
 
 __all__ = ["ALGORITHMS", "ThroughputConfig", "measure_meta_steps", "throughput_lines"]
 
@@ -41,12 +42,13 @@ class ThroughputConfig:
 
 
 def build_module(algo: str, model: str) -> EpisodicModule:
+    encoder = EncoderConfig(backbone=model)
     if algo in ("maml", "fomaml"):
-        return MAML(backbone=model, first_order=algo == "fomaml")
+        return MAML(first_order=algo == "fomaml", encoder=encoder)
     if algo == "reptile":
-        return Reptile(backbone=model)
+        return Reptile(encoder=encoder)
     if algo == "protonet":
-        return ProtoNet(backbone=model)
+        return ProtoNet(encoder=encoder)
     raise ValueError(f"algorithm: unknown '{algo}' (use {', '.join(ALGORITHMS)})")
 
 

@@ -43,7 +43,7 @@ def _method(name: str, class_path: str, steps: int, **init_args: Any) -> dict[st
     out: dict[str, Any] = {
         "name": name,
         "model": {"class_path": f"lightning_meta.lightning.{class_path}",
-                  "init_args": {"backbone": "tiny", **init_args}},
+                  "init_args": {"encoder": {"backbone": "tiny"}, **init_args}},
         "train_steps": steps,
     }  # fmt: skip
     if class_path == "MAML":
@@ -53,27 +53,30 @@ def _method(name: str, class_path: str, steps: int, **init_args: Any) -> dict[st
 
 def tiny_suite(source: str | Path, episodes: int = 3, train_steps: int = 2) -> dict[str, Any]:
     """A suite (as YAML-ready data) over the demo CSV at ``source``: 6 methods x 2 targets."""
-    classes = {"split_fractions": [0.34, 0.33, 0.33], "split_mode": "classes", "max_length": 16}
+    classes = {"split_fractions": [0.34, 0.33, 0.33], "split_mode": "classes"}
+    tokens = {"tokens": {"max_length": 16}}
     return {
         "name": "tiny",
         "seed": 0,
         "episodes": episodes,
-        "train": {"init_args": {"source": str(source), **classes, "n_way": 3, "k_shot": 2,
-                                "q_query": 3, "meta_batch_size": 2}},
+        "train": {"init_args": {"source": str(source), **classes, **tokens,
+                                "shape": {"n_way": 3, "k_shot": 2, "q_query": 3},
+                                "stream": {"meta_batch_size": 2}}},
         "methods": [
-            _method("MAML", "MAML", train_steps, n_way=3, inner_steps=1),
-            _method("first-order MAML", "MAML", train_steps, n_way=3, inner_steps=2, first_order=True),
-            _method("Reptile", "Reptile", train_steps, n_way=3, inner_steps=2),
-            _method("ProtoNet", "ProtoNet", train_steps, n_way=3),
-            _method("FineTune", "FineTune", 0, inner_steps=2),
+            _method("MAML", "MAML", train_steps, inner={"steps": 1}),
+            _method("first-order MAML", "MAML", train_steps, inner={"steps": 2}, first_order=True),
+            _method("Reptile", "Reptile", train_steps, inner={"steps": 2}),
+            _method("ProtoNet", "ProtoNet", train_steps),
+            _method("FineTune", "FineTune", 0, inner={"steps": 2}),
             _method("frozen + centroid", "ProtoNet", 0, distance="cosine"),
         ],
         "targets": [
             {"name": "held-out classes 3-way 1-shot",
-             "data": {"source": str(source), **classes, "n_way": 3, "k_shot": 1, "q_query": 3}},
+             "data": {"source": str(source), **classes, **tokens,
+                      "shape": {"n_way": 3, "k_shot": 1, "q_query": 3}}},
             {"name": "examples 2-way 2-shot",
-             "data": {"source": str(source), "split_mode": "examples", "n_way": 2, "k_shot": 2,
-                      "q_query": 2, "max_length": 16}},
+             "data": {"source": str(source), "split_mode": "examples", **tokens,
+                      "shape": {"n_way": 2, "k_shot": 2, "q_query": 2}}},
         ],
         "quick": {"episodes": 2, "train_steps": 1},
     }  # fmt: skip

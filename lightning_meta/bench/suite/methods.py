@@ -19,6 +19,7 @@ import pytorch_lightning as pl
 import torch
 
 from lightning_meta.bench.suite.spec import ClassSpec, MethodSpec
+from lightning_meta.data.config import group_kwargs, plain
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.importing import import_class
 from lightning_meta.lightning import EpisodicModule, FineTune
@@ -44,25 +45,32 @@ TRAINER_ARGS: dict[str, Any] = {
 
 
 def resolved_args(cls: type, init_args: dict[str, Any], where: str) -> dict[str, Any]:
-    """``init_args`` checked against ``cls.__init__`` and completed with its defaults."""
+    """``init_args`` checked against ``cls.__init__`` and completed with its defaults, as plain
+    YAML-ready data (argument groups as nested dicts; flat group fields such as ``n_way`` or
+    ``meta_batch_size`` overrides are merged into their group)."""
     params = {
         n: p for n, p in inspect.signature(cls.__init__).parameters.items()  # type: ignore[misc]
         if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     }  # fmt: skip
-    unknown = sorted(set(init_args) - set(params))
-    if unknown:
-        raise ConfigError(
-            f"{where}.{unknown[0]}: not an argument of {cls.__name__} (known: {', '.join(params)})"
-        )
+    given = group_kwargs(cls, init_args, f"{where}.", strict=True)
     out: dict[str, Any] = {}
     for name, p in params.items():
-        if name in init_args:
-            out[name] = init_args[name]
+        if name in given:
+            out[name] = given[name]
         elif p.default is not inspect.Parameter.empty:
             out[name] = p.default
         else:
             raise ConfigError(f"{where}.{name}: missing (required by {cls.__name__})")
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+    return _lists(plain(out))
+
+
+def _lists(value: Any) -> Any:
+    """Tuples as lists, also nested (YAML-ready)."""
+    if isinstance(value, dict):
+        return {k: _lists(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_lists(v) for v in value]
+    return value
 
 
 def model_class(spec: ClassSpec, where: str) -> type[EpisodicModule]:
@@ -108,7 +116,7 @@ def check_method(method: MethodSpec, where: str) -> None:
 def build_method(method: MethodSpec, seed: int, where: str) -> EpisodicModule:
     """A fresh module for ``method`` (seeded: identical weights on every run)."""
     cls = model_class(method.model, f"{where}.model")
-    args = dict(method.model.init_args)
+    args = group_kwargs(cls, method.model.init_args, f"{where}.model.init_args.", strict=True)
     factory = optimizer_factory(method.optimizer, f"{where}.optimizer")
     if factory is not None:
         args["optimizer"] = factory

@@ -61,9 +61,10 @@ def test_resolved_fills_defaults_and_seed(tmp_path: Path) -> None:
     data["seed"] = 7
     resolved = resolve(load_suite(write(tmp_path, data)))
     target = resolved.targets["held-out classes 3-way 1-shot"]
-    assert target["seed"] == 7 and target["tokenizer"] == "minilm" and target["q_query"] == 3
-    assert resolved.models["MAML"]["inner_lr"] == 0.01  # a default made explicit
-    assert resolved.train["MAML"].init_args["seed"] == 7
+    assert target["stream"]["seed"] == 7 and target["tokens"]["tokenizer"] == "minilm"
+    assert target["shape"]["q_query"] == 3
+    assert resolved.models["MAML"]["inner"]["lr"] == 0.01  # a default made explicit
+    assert resolved.train["MAML"].init_args["stream"]["seed"] == 7
     assert "FineTune" not in resolved.train  # nothing to meta-train
 
 
@@ -151,7 +152,7 @@ def test_requires_skips_a_missing_export(tmp_path: Path) -> None:
     data = tiny_suite("x.csv")
     data["methods"].append({
         "name": "SMLMT export", "requires": str(tmp_path / "missing"),
-        "model": {"class_path": "lightning_meta.lightning.FineTune", "init_args": {"backbone": "tiny"}},
+        "model": {"class_path": "lightning_meta.lightning.FineTune", "init_args": {"encoder": {"backbone": "tiny"}}},
     })  # fmt: skip
     resolved = resolve(load_suite(write(tmp_path, data)))
     assert resolved.skipped == {"SMLMT export": f"{tmp_path / 'missing'} not found"}

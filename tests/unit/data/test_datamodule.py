@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from lightning_meta.data import tokens
+from lightning_meta.data.config import EpisodeShape, Tokenization, build
 from lightning_meta.data.datamodule import EpisodicDataModule
 from lightning_meta.data.stream import train_episode_indices
 from lightning_meta.errors import ConfigError
@@ -33,7 +34,7 @@ def dm_factory(write_csv: Callable[..., Path], cache_dir: str) -> Callable[..., 
             "cache_dir": cache_dir,
             **kw,
         }
-        return EpisodicDataModule(**args)
+        return build(EpisodicDataModule, args)  # flat names -> shape/stream/tokens groups
 
     return make
 
@@ -98,7 +99,7 @@ def test_rank_loaders_union_equals_single_process(
     dm.setup()
     dm.trainer = FakeTrainer(0, 2)  # type: ignore[assignment]
     with pytest.raises(
-        ConfigError, match=r"^meta_batch_size: 3 is not a multiple of the 2 processes"
+        ConfigError, match=r"^stream\.meta_batch_size: 3 is not a multiple of the 2 processes"
     ):
         dm.train_dataloader()
 
@@ -148,7 +149,9 @@ def test_example_mode_for_two_classes(tmp_path: Path, cache_dir: str) -> None:
         + "".join(f"review number {i},{'pos' if i % 2 else 'neg'}\n" for i in range(60))
     )
     dm = EpisodicDataModule(
-        data_files=[str(path)], n_way=2, k_shot=2, q_query=2, cache_dir=cache_dir, max_length=8
+        data_files=[str(path)],
+        shape=EpisodeShape(n_way=2, k_shot=2, q_query=2),
+        tokens=Tokenization(max_length=8, cache_dir=cache_dir),
     )
     dm.setup()
     assert dm.plan is not None and dm.plan.mode == "examples"
@@ -163,24 +166,24 @@ def test_example_mode_for_two_classes(tmp_path: Path, cache_dir: str) -> None:
 @pytest.mark.parametrize(
     ("kw", "pattern"),
     [
-        ({"n_way": 0}, r"^n_way: must be a positive integer \(got 0\)"),
-        ({"k_shot": -1}, r"^k_shot: must be a positive"),
-        ({"q_query": 0}, r"^q_query: must be a positive"),
-        ({"meta_batch_size": 0}, r"^meta_batch_size: must be a positive"),
-        ({"train_episodes": 0}, r"^train_episodes: must be a positive"),
-        ({"val_episodes": -5}, r"^val_episodes: must be a positive"),
-        ({"test_episodes": 0}, r"^test_episodes: must be a positive"),
-        ({"eval_k_shot": 0}, r"^eval_k_shot: must be a positive"),
-        ({"max_length": 1}, r"^max_length: must be >= 2"),
-        ({"num_workers": -1}, r"^num_workers: must be >= 0"),
-        ({"train_episodes": 2}, r"^train_episodes: 2 is less than one meta-batch"),
+        ({"n_way": 0}, r"^shape\.n_way: must be a positive integer \(got 0\)"),
+        ({"k_shot": -1}, r"^shape\.k_shot: must be a positive"),
+        ({"q_query": 0}, r"^shape\.q_query: must be a positive"),
+        ({"meta_batch_size": 0}, r"^stream\.meta_batch_size: must be a positive"),
+        ({"train_episodes": 0}, r"^stream\.train_episodes: must be a positive"),
+        ({"val_episodes": -5}, r"^stream\.val_episodes: must be a positive"),
+        ({"test_episodes": 0}, r"^stream\.test_episodes: must be a positive"),
+        ({"eval_k_shot": 0}, r"^shape\.eval_k_shot: must be a positive"),
+        ({"max_length": 1}, r"^tokens\.max_length: must be >= 2"),
+        ({"num_workers": -1}, r"^stream\.num_workers: must be >= 0"),
+        ({"train_episodes": 2}, r"^stream\.train_episodes: 2 is less than one meta-batch"),
         ({"split_fractions": (0.5, 0.5, 0.0)}, r"^split_fractions: need three positive"),
         ({"split_fractions": (0.5, 0.2, 0.2)}, r"^split_fractions: "),
         ({"split_mode": "bogus"}, r"^split_mode: 'bogus' is not one of"),
         ({"data_files": None, "source": "wordnett"}, r"^source: unknown built-in 'wordnett'"),
         ({"data_files": ["/nope/x.csv"]}, r"^data_files: file not found"),
         ({"data_files": ["x.xlsx"]}, r"^data_files: unsupported extension '\.xlsx'"),
-        ({"tokenizer": "./no/such/dir"}, r"^tokenizer: path ./no/such/dir does not exist"),
+        ({"tokenizer": "./no/such/dir"}, r"^tokens\.tokenizer: path ./no/such/dir does not exist"),
     ],
 )
 def test_constructor_validation(
@@ -201,10 +204,10 @@ def test_constructor_validation(
             {"label_column": "y"},
             r"^label_column: column 'y' not found; columns present: text, label",
         ),
-        ({"n_way": 3, "split_mode": "classes"}, r"^n_way: 3 exceeds the 2 classes in split 'val'"),
+        ({"n_way": 3, "split_mode": "classes"}, r"^shape\.n_way: 3 exceeds the 2 classes in split 'val'"),
         (
             {"k_shot": 5, "q_query": 4},
-            r"^k_shot: k_shot \+ q_query = 9 exceeds every class in split 'train' \(largest has 8",
+            r"^shape\.k_shot: k_shot \+ q_query = 9 exceeds every class in split 'train' \(largest has 8",
         ),
         ({"val_classes": ["cls0", "zzz"]}, r"^val_classes: unknown classes \['zzz'\]"),
     ],

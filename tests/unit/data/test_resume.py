@@ -8,6 +8,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from lightning_meta.data.config import EpisodeStream
 from lightning_meta.data.datamodule import EpisodicDataModule
 from lightning_meta.data.episode import Episode
 from lightning_meta.data.sampler import EpisodeSampler
@@ -24,11 +25,13 @@ class StreamDM(TaskDataModule):
         self, meta_batch_size: int = 2, train_episodes: int = 8, num_workers: int = 0
     ) -> None:
         super().__init__(
-            num_workers=num_workers,
-            meta_batch_size=meta_batch_size,
-            train_episodes=train_episodes,
-            val_episodes=2,
-            test_episodes=2,
+            EpisodeStream(
+                num_workers=num_workers,
+                meta_batch_size=meta_batch_size,
+                train_episodes=train_episodes,
+                val_episodes=2,
+                test_episodes=2,
+            )
         )
 
     def setup(self, stage: str | None = None) -> None:

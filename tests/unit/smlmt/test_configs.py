@@ -14,7 +14,7 @@ CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "experiment"
 
 
 def instantiate(name: str):  # type: ignore[no-untyped-def]
-    args = ["--config", str(CONFIGS / name), "--model.init_args.backbone=tiny",
+    args = ["--config", str(CONFIGS / name), "--model.init_args.encoder.backbone=tiny",
             "--trainer.logger=false", "--trainer.callbacks=[]"]  # fmt: skip
     return make_cli(args, run=False)
 
@@ -24,7 +24,7 @@ def test_smlmt_pretrain_config() -> None:
     dm = cli.datamodule
     assert isinstance(dm, SMLMTDataModule)
     assert dm.text.texts == ("wordnet",) and dm.text.max_count == 1000
-    assert cli.model.n_way == dm.n_way == 5
+    assert dm.n_way == dm.shape.n_way == 5
 
 
 @pytest.mark.filterwarnings("ignore")
@@ -37,4 +37,4 @@ def test_hybrid_config() -> None:
                                                                              0.2222222),
                                           split_mode="classes")]  # fmt: skip
     assert dm.mixing == "temperature" and dm.temperature == 8.0
-    assert cli.model.n_way == dm.n_way == 5
+    assert dm.n_way == dm.shape.n_way == 5

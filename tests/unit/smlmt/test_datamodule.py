@@ -11,7 +11,8 @@ import torch
 
 from lightning_meta.data import smlmt_index
 from lightning_meta.data.episode import Episode
-from lightning_meta.data.smlmt import SMLMTDataModule
+from lightning_meta.data.config import EpisodeShape, Tokenization, build
+from lightning_meta.data.smlmt import SMLMTDataModule, SMLMTText
 from lightning_meta.errors import ConfigError
 
 
@@ -22,7 +23,7 @@ def make_dm(corpus: Path, cache: Path, **kw: Any) -> SMLMTDataModule:
         test_episodes=2, cache_dir=str(cache),
     )  # fmt: skip
     args.update(kw)
-    return SMLMTDataModule(**args)
+    return build(SMLMTDataModule, args)  # flat names -> smlmt/shape/stream/tokens groups
 
 
 def same(a: Episode, b: Episode) -> bool:
@@ -142,15 +143,19 @@ def test_rare_words_left_out_and_logged(
 def test_fewer_words_than_n_way(tmp_path: Path) -> None:
     f = tmp_path / "few.txt"
     f.write_text("\n".join(f"zebra giraffe {i}" for i in range(10)))
-    dm = SMLMTDataModule(texts=(str(f),), n_way=3, k_shot=2, q_query=2, cache_dir=str(tmp_path))
-    with pytest.raises(ConfigError, match="^n_way: the texts have only 2 distinct eligible words"):
+    dm = SMLMTDataModule(
+        smlmt=SMLMTText(texts=(str(f),)),
+        shape=EpisodeShape(n_way=3, k_shot=2, q_query=2),
+        tokens=Tokenization(cache_dir=str(tmp_path)),
+    )
+    with pytest.raises(ConfigError, match="^shape.n_way: the texts have only 2 distinct eligible words"):
         dm.setup("fit")
 
 
 def test_too_few_sentences_per_word(corpus_file: Path, tmp_path: Path) -> None:
     dm = make_dm(corpus_file, tmp_path, k_shot=100, q_query=100)
     with pytest.raises(
-        ConfigError, match=r"^n_way: only 0 eligible words .* >= 200 .* lower n_way, k_shot"
+        ConfigError, match=r"^shape\.n_way: only 0 eligible words .* >= 200 .* lower n_way, k_shot"
     ):
         dm.setup("fit")
 
@@ -161,7 +166,7 @@ def test_tokenizer_without_mask(corpus_file: Path, tmp_path: Path, tokenizer: An
     plain = PreTrainedTokenizerFast(tokenizer_object=tokenizer.backend_tokenizer, pad_token="[PAD]")
     plain.save_pretrained(tmp_path / "nomask")
     dm = make_dm(corpus_file, tmp_path, tokenizer=str(tmp_path / "nomask"))
-    with pytest.raises(ConfigError, match="^tokenizer: .* has no mask token") as err:
+    with pytest.raises(ConfigError, match="^tokens.tokenizer: .* has no mask token") as err:
         dm.setup("fit")
     assert "\n" not in str(err.value)
 
@@ -169,12 +174,13 @@ def test_tokenizer_without_mask(corpus_file: Path, tmp_path: Path, tokenizer: An
 @pytest.mark.parametrize(
     ("field", "value", "pattern"),
     [
-        ("n_way", 1, "^n_way: must be >= 2"),
-        ("k_shot", 0, "^k_shot: must be a positive"),
-        ("min_count", 0, "^min_count: must be >= 1"),
-        ("max_count", 1, "^max_count: 1 is below min_count=2"),
-        ("max_length", 8, "^max_length: must be >= 16"),
-        ("meta_batch_size", 0, "^meta_batch_size: must be a positive"),
+        ("n_way", 1, "^shape.n_way: must be >= 2"),
+        ("k_shot", 0, "^shape.k_shot: must be a positive"),
+        ("eval_k_shot", 3, "^shape.eval_k_shot: this DataModule uses k_shot/q_query for every"),
+        ("min_count", 0, "^smlmt.min_count: must be >= 1"),
+        ("max_count", 1, "^smlmt.max_count: 1 is below min_count=2"),
+        ("max_length", 8, "^tokens.max_length: must be >= 16"),
+        ("meta_batch_size", 0, "^stream.meta_batch_size: must be a positive"),
     ],
 )
 def test_bad_fields_fail_in_init(corpus_file: Path, tmp_path: Path, field: str, value: Any,
@@ -185,5 +191,5 @@ def test_bad_fields_fail_in_init(corpus_file: Path, tmp_path: Path, field: str, 
 
 def test_bad_split_fractions(corpus_file: Path, tmp_path: Path) -> None:
     dm = make_dm(corpus_file, tmp_path, split_fractions=(0.5, 0.5, 0.5))
-    with pytest.raises(ConfigError, match="^split_fractions: need three positive"):
+    with pytest.raises(ConfigError, match="^smlmt.split_fractions: need three positive"):
         dm.setup("fit")

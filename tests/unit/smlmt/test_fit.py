@@ -10,9 +10,14 @@ from typing import Any
 import pytorch_lightning as pl
 
 from lightning_meta.callbacks import TaskMixLogger
+from lightning_meta.data.config import EpisodeShape, EpisodeStream, Tokenization
 from lightning_meta.data.hybrid import HybridDataModule, LabelledSource
 from lightning_meta.data.smlmt import SMLMTDataModule, SMLMTText
 from lightning_meta.lightning import MAML
+from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs
+
+TINY = EncoderConfig(backbone="tiny")
+STREAM = EpisodeStream(meta_batch_size=2, train_episodes=4, val_episodes=2, test_episodes=2)
 
 
 class Sources(pl.Callback):
@@ -37,11 +42,12 @@ def trainer(callbacks: list[pl.Callback] | None = None) -> pl.Trainer:
 def test_fit_on_smlmt_tasks(corpus_file: Path, tmp_path: Path) -> None:
     pl.seed_everything(0)
     dm = SMLMTDataModule(
-        texts=(str(corpus_file),), min_count=2, split_fractions=(0.5, 0.25, 0.25), n_way=3,
-        k_shot=2, q_query=2, meta_batch_size=2, train_episodes=4, val_episodes=2,
-        test_episodes=2, cache_dir=str(tmp_path),
-    )  # fmt: skip
-    model = MAML(backbone="tiny", first_order=True, n_way=3, inner_steps=1, adapt="top1")
+        smlmt=SMLMTText(texts=(str(corpus_file),), min_count=2, split_fractions=(0.5, 0.25, 0.25)),
+        shape=EpisodeShape(n_way=3, k_shot=2, q_query=2),
+        stream=STREAM,
+        tokens=Tokenization(cache_dir=str(tmp_path)),
+    )
+    model = MAML(first_order=True, encoder=TINY, inner=InnerLoopArgs(adapt="top1", steps=1))
     t = trainer()
     t.fit(model, datamodule=dm)
     assert t.global_step == 2
@@ -57,10 +63,10 @@ def test_fit_on_hybrid_tasks(corpus_file: Path, labelled_csv: Path, tmp_path: Pa
         smlmt=SMLMTText(texts=(str(corpus_file),), min_count=2, split_fractions=(0.5, 0.25, 0.25)),
         labelled=[LabelledSource(source="files", data_files=(str(labelled_csv),),
                                  split_fractions=(0.34, 0.33, 0.33))],
-        mixing="fixed", weights=[0.5, 0.5], n_way=3, k_shot=2, q_query=2, meta_batch_size=2,
-        train_episodes=4, val_episodes=2, test_episodes=2, cache_dir=str(tmp_path),
+        mixing="fixed", weights=[0.5, 0.5], shape=EpisodeShape(n_way=3, k_shot=2, q_query=2),
+        stream=STREAM, tokens=Tokenization(cache_dir=str(tmp_path)),
     )  # fmt: skip
-    model = MAML(backbone="tiny", first_order=True, n_way=3, inner_steps=1, adapt="top1")
+    model = MAML(first_order=True, encoder=TINY, inner=InnerLoopArgs(adapt="top1", steps=1))
     sources, mix = Sources(), TaskMixLogger(every_n_steps=1)
     t = trainer([sources, mix])
     t.fit(model, datamodule=dm)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from lightning_meta.data.config import build
 from lightning_meta.data.hybrid import HybridDataModule, LabelledSource, mixing_probs
 from lightning_meta.data.smlmt import SMLMTText
 from lightning_meta.errors import ConfigError
@@ -23,7 +24,7 @@ def make_hybrid(corpus: Path, csv: Path, cache: Path, **kw: Any) -> HybridDataMo
         train_episodes=8, val_episodes=2, test_episodes=2, cache_dir=str(cache),
     )  # fmt: skip
     args.update(kw)
-    return HybridDataModule(**args)
+    return build(HybridDataModule, args)  # flat names -> shape/stream/tokens groups
 
 
 def test_fixed_mixing_and_counts(corpus_file: Path, labelled_csv: Path, tmp_path: Path) -> None:

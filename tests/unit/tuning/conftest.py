@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 TINY_SPACE = {
-    "model.init_args.inner_lr": {"type": "float", "low": 1e-3, "high": 0.3, "log": True},
-    "model.init_args.inner_steps": {"type": "int", "low": 1, "high": 2},
+    "model.init_args.inner.lr": {"type": "float", "low": 1e-3, "high": 0.3, "log": True},
+    "model.init_args.inner.steps": {"type": "int", "low": 1, "high": 2},
 }
 
 
@@ -48,27 +48,26 @@ def tiny_experiment(tmp_path: Path, csv_path: Path, max_steps: int = 2) -> dict[
         "model": {
             "class_path": "lightning_meta.lightning.MAML",
             "init_args": {
-                "backbone": "tiny",
-                "inner_steps": 1,
-                "inner_lr": 0.01,
+                "encoder": {"backbone": "tiny"},
+                "inner": {"steps": 1, "lr": 0.01},
                 "first_order": True,
             },
         },
         "data": {
             "class_path": "lightning_meta.data.EpisodicDataModule",
             "init_args": {
-                "source": str(csv_path),
-                "n_way": 3,
-                "k_shot": 2,
-                "q_query": 3,
+                "source": "files",
+                "data_files": [str(csv_path)],
                 "split_fractions": [0.34, 0.33, 0.33],
                 "split_mode": "classes",
-                "meta_batch_size": 2,
-                "train_episodes": 2,
-                "val_episodes": 3,
-                "test_episodes": 3,
-                "max_length": 16,
-                "tokenizer": "minilm",
+                "shape": {"n_way": 3, "k_shot": 2, "q_query": 3},
+                "stream": {
+                    "meta_batch_size": 2,
+                    "train_episodes": 2,
+                    "val_episodes": 3,
+                    "test_episodes": 3,
+                },
+                "tokens": {"max_length": 16, "tokenizer": "minilm"},
             },
         },
     }
@@ -77,6 +76,20 @@ def tiny_experiment(tmp_path: Path, csv_path: Path, max_steps: int = 2) -> dict[
 def write_yaml(path: Path, data: Any) -> Path:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def finetune_experiment(tmp_path: Path, csv_path: Path) -> dict[str, Any]:
+    """The tiny experiment with the fine-tuning baseline (what --eval-only tunes), adapting with
+    the evaluator's defaults (top1, prototype head, 5 steps, lr 0.01)."""
+    cfg = tiny_experiment(tmp_path, csv_path)
+    cfg["model"] = {
+        "class_path": "lightning_meta.lightning.FineTune",
+        "init_args": {
+            "encoder": {"backbone": "tiny"},
+            "inner": {"adapt": "top1", "head_init": "prototype", "steps": 5, "lr": 0.01},
+        },
+    }
+    return cfg
 
 
 @pytest.fixture

@@ -82,7 +82,9 @@ def test_missing_metric_is_one_line_naming_the_logged_ones(tmp_path: Path) -> No
     spec = study_with_history(tmp_path, PrunerSpec("none"), [])
     cb = OptunaPruning(spec.storage_url, "s", 0, "val/f2")
     trainer = trainer_at(1, 0.5)
-    with pytest.raises(ConfigError, match=r"'val/f2' was not logged by validation \(logged: val/acc\)"):
+    with pytest.raises(
+        ConfigError, match=r"'val/f2' was not logged by validation \(logged: val/acc\)"
+    ):
         cb.on_validation_end(trainer, None)  # type: ignore[arg-type]
 
 

@@ -42,7 +42,9 @@ def test_parses_every_type_and_yaml_1e_notation(tmp_path: Path) -> None:
         "model.init_args.adapt: {type: categorical, choices: [head, top1, top2]}\n"
     )
     lr, steps, adapt = load_space(path)
-    assert lr == Param("model.init_args.inner_lr", "float", 1e-3, 0.1, log=True)  # '1e-3' is a str in YAML 1.1
+    assert lr == Param(
+        "model.init_args.inner_lr", "float", 1e-3, 0.1, log=True
+    )  # '1e-3' is a str in YAML 1.1
     assert (steps.low, steps.high, steps.step) == (1, 9, 2)
     assert adapt.choices == ("head", "top1", "top2")
     assert steps.contains(5) and not steps.contains(4) and not steps.contains(11)
@@ -97,7 +99,9 @@ def test_keys_are_checked_against_the_parsed_config() -> None:
         ("trainer.max_steps", {"type": "int", "low": 1, "high": 9}, "top-level keys are data, model"),
     ],
 )  # fmt: skip
-def test_unknown_or_unsettable_paths_fail_naming_the_key(key: str, spec: dict, expected: str) -> None:
+def test_unknown_or_unsettable_paths_fail_naming_the_key(
+    key: str, spec: dict, expected: str
+) -> None:
     msg = one_line_error(check_against_config, load_space({key: spec}), CONFIG)
     assert msg.startswith(f"space: {key}: ") and expected in msg
 

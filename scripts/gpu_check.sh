@@ -99,7 +99,8 @@ if [[ ${GPU_CHECK_DDP:-0} == 1 && $n_gpus -ge 2 ]]; then
   echo "gpu_check: MetaDDPStrategy run on $n_gpus GPUs (meta_batch_size $((4 * n_gpus)))"
   result=$(measure ddp gpu "$PRECISION" "$GPU_STEPS" \
     --config configs/trainer/ddp.yaml --trainer.devices "$n_gpus" --trainer.precision "$PRECISION" \
-    --data.init_args.meta_batch_size $((4 * n_gpus)) --data.init_args.train_episodes $((400 * n_gpus)))
+    --data.init_args.stream.meta_batch_size $((4 * n_gpus)) \
+    --data.init_args.stream.train_episodes $((400 * n_gpus)))
   read -r ddp_tps ddp_wall <<<"$result"
   ddp_line=$(printf '%-22s %-11s %6s %10s %8s' "gpu x$n_gpus (meta_ddp)" "$PRECISION" "$GPU_STEPS" "$ddp_tps" "$ddp_wall")
 fi

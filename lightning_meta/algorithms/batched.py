@@ -21,12 +21,15 @@ callers keep the per-task functions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from lightning_meta.algorithms.batched_loop import (
     BatchedAdapted,
+    BatchedFeatures,
     batched_ce,
     batched_inner_loop,
     batched_logits,
@@ -39,7 +42,38 @@ from lightning_meta.models.encoder import ensure_eager
 from lightning_meta.models.packed import packable
 from lightning_meta.models.packed_features import PackedFeatures, same_shape
 
-__all__ = ["batchable", "batched_maml_tasks", "batched_reptile", "loss_before_batched", "score_features", "task_outputs"]
+__all__ = [
+    "AdaptPlan",
+    "CentroidPlan",
+    "EvaluationPlan",
+    "batchable", "batched_maml_tasks", "batched_reptile", "loss_before_batched",
+    "score_features",
+    "task_outputs",
+]
+
+
+@dataclass(frozen=True)
+class AdaptPlan:
+    """An ``evaluate_episode`` that is ``maml_task(model, ep, inner, inner_lrs,
+    training=False, steps=steps)`` (MAML, FOMAML, Reptile and FineTune modules)."""
+
+    model: EpisodicClassifier
+    inner: InnerLoopConfig
+    inner_lrs: nn.ParameterDict | None
+    steps: int
+
+
+@dataclass(frozen=True)
+class CentroidPlan:
+    """An ``evaluate_episode`` that is ``protonet_task(model, ep, distance, training=False)``."""
+
+    model: EpisodicClassifier
+    distance: Literal["euclidean", "cosine"]
+
+
+EvaluationPlan = AdaptPlan | CentroidPlan
+"""What a module's ``evaluate_episode`` computes, as data: the batched and cached evaluation
+(:mod:`lightning_meta.evaluation.cached_scoring`) reproduces it without calling it."""
 
 
 def batchable(model: EpisodicClassifier, inner: InnerLoopConfig, episodes: Sequence[Episode]) -> bool:
@@ -59,7 +93,7 @@ def _labels(episodes: Sequence[Episode], split: str) -> Tensor:
 
 def score_features(
     model: EpisodicClassifier,
-    feats: PackedFeatures,
+    feats: BatchedFeatures,
     episodes: Sequence[Episode],
     inner: InnerLoopConfig,
     inner_lrs: nn.ParameterDict | None,
@@ -80,7 +114,7 @@ def score_features(
 
 
 def loss_before_batched(
-    feats: PackedFeatures, adapted: BatchedAdapted, episodes: Sequence[Episode], hq0: Tensor | None
+    feats: BatchedFeatures, adapted: BatchedAdapted, episodes: Sequence[Episode], hq0: Tensor | None
 ) -> Tensor:
     """(E,) query losses at the meta parameters with the initial heads (no graph); ``hq0``:
     the (E, Nq, H) query embeddings there when known (a cache), else computed."""

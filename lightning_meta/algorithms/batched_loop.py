@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal, Protocol
 
 import torch
 from torch import Tensor
@@ -22,9 +23,19 @@ from torch.nn import functional as F
 
 from lightning_meta.algorithms.inner_loop import LR, Order, _leaf, _number, _reattach, _trainable
 from lightning_meta.models.classifier import HEAD_BIAS, HEAD_WEIGHT, EpisodicClassifier
-from lightning_meta.models.packed_features import PackedFeatures
 
-__all__ = ["BatchedAdapted", "batched_ce", "batched_inner_loop", "batched_logits"]
+__all__ = ["BatchedAdapted", "BatchedFeatures", "batched_ce", "batched_inner_loop", "batched_logits"]
+
+
+class BatchedFeatures(Protocol):
+    """``E`` episodes' pooled embeddings as a function of (shared or (E, ...)) parameters."""
+
+    @property
+    def episodes(self) -> int: ...
+
+    def embed(self, params: Mapping[str, Tensor], split: Literal["support", "query"]) -> Tensor:
+        """(E, B, H) pooled embeddings of the support or query rows."""
+        ...
 
 
 @dataclass
@@ -81,7 +92,7 @@ def _support_grads(
 
 def batched_inner_loop(
     model: EpisodicClassifier,
-    feats: PackedFeatures,
+    feats: BatchedFeatures,
     labels: Tensor,
     n_way: int,
     steps: int,

@@ -88,8 +88,11 @@ def _lr_summary(lrs: dict[str, float]) -> str:
     return f"{len(values)} tensors, {values[0]:.3g} to {values[-1]:.3g}"
 
 
-def card_text(out: Path, meta: ExportMeta, classes: list[Any] | None = None) -> str:
-    """The model card of the export in ``out`` (see the module docstring)."""
+def card_text(
+    out: Path, meta: ExportMeta, classes: list[Any] | None = None, results: str | None = None
+) -> str:
+    """The model card of the export in ``out`` (see the module docstring); ``results``: the
+    report table (default: ``results.md`` in ``out`` or its parent, if any)."""
     config = meta.config if isinstance(meta.config, dict) else {}
     model_cfg, data_cfg = config.get("model") or {}, config.get("data") or {}
     trainer = config.get("trainer") or {}
@@ -118,7 +121,7 @@ def card_text(out: Path, meta: ExportMeta, classes: list[Any] | None = None) -> 
     )
     where = out.as_posix() if not out.is_absolute() else out.name
     length = _max_seq_length(out)
-    results = _results(out)
+    results = results or _results(out)
     parts = [
         "---\nlibrary_name: sentence-transformers\npipeline_tag: feature-extraction\ntags:\n"
         f"- lightning-meta\n- meta-learning\n- few-shot\n- {algo}\n---",
@@ -232,9 +235,11 @@ def _intended_use() -> str:
 - Longer texts are cut to the maximum number of tokens above (as in meta-training)."""
 
 
-def write_model_card(out: Path, meta: ExportMeta, classes: list[Any] | None = None) -> Path:
+def write_model_card(
+    out: Path, meta: ExportMeta, classes: list[Any] | None = None, results: str | None = None
+) -> Path:
     """Write ``README.md`` into the export directory ``out``."""
-    _write(out / CARD_FILE, card_text(out, meta, classes))
+    _write(out / CARD_FILE, card_text(out, meta, classes, results))
     return out / CARD_FILE
 
 
@@ -250,9 +255,9 @@ def write_export_extras(
     write_model_card(out, meta)
 
 
-def refresh_model_card(out: str | Path) -> Path | None:
-    """Rewrite the card of an export from its files (e.g. after ``report`` wrote results.md);
-    None when ``out`` has no ``meta_learning.json``."""
+def refresh_model_card(out: str | Path, results: str | None = None) -> Path | None:
+    """Rewrite the card of an export from its files and ``results`` (the report table; default:
+    a ``results.md`` beside it); None when ``out`` has no ``meta_learning.json``."""
     directory = Path(out)
     meta = ExportMeta.read(directory)
     if meta is None:
@@ -261,4 +266,4 @@ def refresh_model_card(out: str | Path) -> Path | None:
     fewshot = directory / "fewshot.json"
     if fewshot.is_file():
         classes = json.loads(fewshot.read_text()).get("classes")
-    return write_model_card(directory, meta, classes)
+    return write_model_card(directory, meta, classes, results)

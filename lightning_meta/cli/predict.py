@@ -153,9 +153,10 @@ def main(argv: list[str]) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
     try:
-        with tmp.open("w", newline="", encoding="utf-8") as handle, Progress(
-            None, "predict", True
-        ) as bar:
+        with (
+            tmp.open("w", newline="", encoding="utf-8") as handle,
+            Progress(None, "predict", True) as bar,
+        ):
             for chunk in read_chunks(src, a.chunk_size):
                 if len(chunk) == 0:
                     continue

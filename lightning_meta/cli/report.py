@@ -16,6 +16,7 @@ from pathlib import Path
 
 from jsonargparse import ArgumentParser
 
+from lightning_meta.callbacks.model_card import refresh_model_card
 from lightning_meta.cli.parser import tool_parser
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.report import build_rows, build_targets, read_export, score_rows
@@ -60,5 +61,6 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.md").write_text(table + "\n")
     write_csv(out / "results.csv", results)
+    refresh_model_card(export, table)  # the export's README.md shows the table
     print(f"\nwrote {out / 'results.md'} and {out / 'results.csv'}")
     return 0

@@ -3,6 +3,8 @@
 Public API (see each module's docstring):
 
 - :class:`EpisodicDataModule` - the LightningDataModule (config schema in its ``__init__``).
+- :class:`EpisodeShape`, :class:`EpisodeStream`, :class:`Tokenization` - the argument groups
+  every episodic DataModule takes (``shape``, ``stream``, ``tokens``; see ``data.config``).
 - :class:`TaskDataModule`, :class:`TaskProvider`, :func:`train_episode_indices` - loader,
   DDP and resume machinery for any ``episode(split, index)`` provider.
 - :class:`EpisodeSampler` - N-way K-shot episodes from a :class:`TokenizedCorpus`.
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lightning_meta.data.clean import CleanReport, clean
+    from lightning_meta.data.config import EpisodeShape, EpisodeStream, Tokenization
     from lightning_meta.data.datamodule import EpisodicDataModule
     from lightning_meta.data.episode import Episode, TextBatch
     from lightning_meta.data.sampler import EpisodeSampler
@@ -32,6 +35,8 @@ _EXPORTS = {
     "BUILTIN_NAMES": "lightning_meta.data.sources",
     "CleanReport": "lightning_meta.data.clean",
     "Episode": "lightning_meta.data.episode",
+    "EpisodeShape": "lightning_meta.data.config",
+    "EpisodeStream": "lightning_meta.data.config",
     "EpisodeSampler": "lightning_meta.data.sampler",
     "EpisodicDataModule": "lightning_meta.data.datamodule",
     "SPLITS": "lightning_meta.data.splits",
@@ -40,6 +45,7 @@ _EXPORTS = {
     "TaskDataModule": "lightning_meta.data.stream",
     "TaskProvider": "lightning_meta.data.stream",
     "TextBatch": "lightning_meta.data.episode",
+    "Tokenization": "lightning_meta.data.config",
     "TokenizedCorpus": "lightning_meta.data.tokens",
     "clean": "lightning_meta.data.clean",
     "load_clean": "lightning_meta.data.tokens",
@@ -55,12 +61,15 @@ __all__ = [
     "CleanReport",
     "Episode",
     "EpisodeSampler",
+    "EpisodeShape",
+    "EpisodeStream",
     "EpisodicDataModule",
     "SourceSpec",
     "SplitPlan",
     "TaskDataModule",
     "TaskProvider",
     "TextBatch",
+    "Tokenization",
     "TokenizedCorpus",
     "clean",
     "load_clean",

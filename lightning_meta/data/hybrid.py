@@ -40,6 +40,7 @@ from lightning_meta.data.config import (
 )
 from lightning_meta.data.datamodule import EpisodicDataModule
 from lightning_meta.data.episode import Episode
+from lightning_meta.data.in_memory import Table, describe_tables
 from lightning_meta.data.smlmt import (
     GROUPS,
     SMLMT_SHAPE,
@@ -62,8 +63,9 @@ Mixing = Literal["fixed", "proportional", "temperature"]
 class LabelledSource:
     """One labelled task family (fields as in :class:`EpisodicDataModule`)."""
 
-    source: str = "wordnet"
-    """Built-in corpus, ``files`` (with data_files), a file path or a hub name."""
+    source: str | Table = "wordnet"
+    """Built-in corpus, ``files`` (with data_files), a file path, a hub name, or (from Python)
+    a ``pandas.DataFrame`` / ``datasets.Dataset``."""
     data_files: tuple[str, ...] = ()
     """Local csv/tsv/json/jsonl/parquet files."""
     text_column: str = "text"
@@ -171,6 +173,7 @@ class HybridDataModule(TaskDataModule):
         super().__init__(stream=stream)
         self.save_hyperparameters()
         plain_hparams(self)
+        describe_tables(self)  # in-memory sources are described, not stored
         shape = as_group(EpisodeShape, shape, "shape", SMLMT_SHAPE)
         tokens = as_group(Tokenization, tokens, "tokens")
         shape.validate(evaluation=False)

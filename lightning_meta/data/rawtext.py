@@ -164,7 +164,9 @@ def read_source(
     all texts)."""
     if not isinstance(source, str):
         if not is_table(source):
-            raise ConfigError(f"texts: got a {type(source).__name__}; use a name, a path or a table")
+            raise ConfigError(
+                f"texts: got a {type(source).__name__}; use a name, a path or a table"
+            )
         return table_column(source, text_column)
     if source == "wordnet":
         return read_wordnet_texts(heldout.get("wordnet"))

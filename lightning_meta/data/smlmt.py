@@ -32,6 +32,7 @@ from lightning_meta.data.config import (
     grouped_errors,
     plain_hparams,
 )
+from lightning_meta.data.in_memory import Table, describe_tables, is_table
 from lightning_meta.data.rawtext import TextUnit, load_raw_texts
 from lightning_meta.data.smlmt_index import (
     SMLMTIndex,
@@ -51,9 +52,10 @@ log = logging.getLogger(__name__)
 class SMLMTText:
     """Where SMLMT text comes from and which words may be masked."""
 
-    texts: tuple[str, ...] = ("wordnet",)
+    texts: tuple[str | Table, ...] = ("wordnet",)
     """Raw-text sources: ``wordnet``, ``fortunes``, text files/directories/globs, table files
-    or labelled sources (their ``text_column``)."""
+    or labelled sources (their ``text_column``); from Python also a ``pandas.DataFrame`` or
+    ``datasets.Dataset``."""
     text_unit: TextUnit = "line"
     """Text files: one example per ``line`` or per blank-line-separated ``paragraph``."""
     text_column: str = "text"
@@ -75,7 +77,8 @@ class SMLMTText:
 
     def normalised(self) -> SMLMTText:
         """Lists (from YAML or a checkpoint) as tuples; one ``texts`` string as a 1-tuple."""
-        texts = (self.texts,) if isinstance(self.texts, str) else tuple(self.texts)
+        one = isinstance(self.texts, str) or is_table(self.texts)
+        texts = (self.texts,) if one else tuple(self.texts)
         a, b, c = self.split_fractions
         return replace(self, texts=texts, split_fractions=(a, b, c))
 
@@ -180,6 +183,7 @@ class SMLMTDataModule(TaskDataModule):
         super().__init__(stream=stream)
         self.save_hyperparameters()
         plain_hparams(self)
+        describe_tables(self)  # in-memory texts are described, not stored
         text = as_group(SMLMTText, smlmt, "smlmt")
         shape = as_group(EpisodeShape, shape, "shape", SMLMT_SHAPE)
         tokens = as_group(Tokenization, tokens, "tokens")

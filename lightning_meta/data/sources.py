@@ -314,15 +314,14 @@ def _check_hub_online(source: str) -> None:
         raise ConfigError(
             f"source: '{source}' is not a built-in ({available()}), not in the datasets cache "
             f"({datasets_cache_dir()}) and the Hugging Face hub is unreachable (offline); "
-            f"download it first or use local files instead: source: files, "
-            f"data_files: [train.csv] (csv/tsv/json/jsonl/parquet with text,label columns)"
+            f"use local files instead: source: files, data_files: [train.csv] "
+            f"(csv/tsv/json/jsonl/parquet with text,label columns), or load it once where the "
+            f"hub is reachable"
         )
 
 
 def _load_hub(spec: SourceSpec) -> datasets.Dataset:
-    ds = datasets.load_dataset(
-        spec.hub_name, spec.config_name, split=spec.hub_split, cache_dir=str(datasets_cache_dir())
-    )
+    ds = datasets.load_dataset(spec.hub_name, spec.config_name, split=spec.hub_split)
     if not isinstance(ds, datasets.Dataset):
         raise ConfigError(
             f"hub_split: '{spec.hub_split}' did not select one split of {spec.hub_name}"

@@ -20,6 +20,7 @@ from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 from lightning_meta.algorithms import TaskOutput, adaptation_curve, make_inner_lrs
+from lightning_meta.algorithms.batched import AdaptPlan, EvaluationPlan
 from lightning_meta.data.config import as_group, plain_hparams
 from lightning_meta.data.episode import Episode
 from lightning_meta.errors import ConfigError
@@ -146,6 +147,13 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
         return maml_task(
             self.model, episode, self.inner, self.inner_lrs, training=False, steps=self.eval_steps
         )
+
+    def evaluation_plan(self) -> EvaluationPlan | None:
+        """What ``evaluate_episode`` computes, as data, for the batched frozen-feature cache
+        (evaluation/cached_scoring.py); None when a subclass overrides it without saying."""
+        if type(self).evaluate_episode is not EpisodicModule.evaluate_episode:
+            return None
+        return AdaptPlan(self.model, self.inner, self.inner_lrs, self.eval_steps)
 
     def curve(self, episode: Episode, max_steps: int | None = None) -> list[float]:
         """Query accuracy after 0..K inner steps (adaptation curve)."""

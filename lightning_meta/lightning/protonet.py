@@ -9,6 +9,7 @@ from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 
 from lightning_meta.algorithms import TaskOutput, protonet_task
+from lightning_meta.algorithms.batched import CentroidPlan, EvaluationPlan
 from lightning_meta.data.episode import Episode
 from lightning_meta.lightning.base import EpisodicModule
 from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs, NonFiniteConfig
@@ -47,6 +48,11 @@ class ProtoNet(EpisodicModule):
 
     def evaluate_episode(self, episode: Episode) -> TaskOutput:
         return protonet_task(self.model, episode, self.distance, training=False)
+
+    def evaluation_plan(self) -> EvaluationPlan | None:
+        if type(self).evaluate_episode is not ProtoNet.evaluate_episode:
+            return None
+        return CentroidPlan(self.model, self.distance)
 
     def curve(self, episode: Episode, max_steps: int | None = None) -> list[float]:
         out = self.evaluate_episode(episode)

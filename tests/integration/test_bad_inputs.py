@@ -37,12 +37,14 @@ def base_config(out: Path, csv_path: Path) -> Config:
             ],
         },
         "model": {"class_path": "lightning_meta.lightning.MAML",
-                  "init_args": {"backbone": "tiny", "inner_steps": 1, "first_order": True}},
+                  "init_args": {"encoder": {"backbone": "tiny"}, "inner": {"steps": 1},
+                                "first_order": True}},
         "data": {"class_path": "lightning_meta.data.EpisodicDataModule",
-                 "init_args": {"source": str(csv_path), "n_way": 3, "k_shot": 2, "q_query": 2,
+                 "init_args": {"source": str(csv_path), "shape": {"n_way": 3, "k_shot": 2, "q_query": 2},
                                "split_fractions": [0.34, 0.33, 0.33], "split_mode": "classes",
-                               "meta_batch_size": 2, "train_episodes": 4, "val_episodes": 2,
-                               "test_episodes": 2, "max_length": 16}},
+                               "stream": {"meta_batch_size": 2, "train_episodes": 4,
+                                          "val_episodes": 2, "test_episodes": 2},
+                               "tokens": {"max_length": 16}}},
     }  # fmt: skip
 
 
@@ -66,7 +68,7 @@ def bigger_vocab_tokenizer(cfg: Config, tmp: Path) -> None:
     tok = AutoTokenizer.from_pretrained(minilm_dir())
     tok.add_tokens([f"extra_token_{i}" for i in range(8)])  # 30522 + 8 > tiny's 30522 rows
     tok.save_pretrained(tmp / "big_tok")
-    put(cfg, "data.init_args.tokenizer", str(tmp / "big_tok"))
+    put(cfg, "data.init_args.tokens.tokenizer", str(tmp / "big_tok"))
 
 
 def under_a_file(dotted: str) -> Callable[[Config, Path], None]:
@@ -80,27 +82,34 @@ def under_a_file(dotted: str) -> Callable[[Config, Path], None]:
 
 REPTILE = {
     "class_path": "lightning_meta.lightning.Reptile",
-    "init_args": {"backbone": "tiny", "inner_steps": 0},
+    "init_args": {"encoder": {"backbone": "tiny"}, "inner": {"steps": 0}},
 }
 YAML_ERROR = "trainer:\n  max_steps: [1, 2\nmodel: {\n"
 
 # id -> (mutation, text the error line must contain)
 CASES: dict[str, tuple[Callable[[Config, Path], None], str]] = {
     "type_inner_steps": (
-        setting("model.init_args.inner_steps", "abc"),
-        "model.init_args.inner_steps",
+        setting("model.init_args.inner.steps", "abc"),
+        "model.init_args.inner.steps",
     ),
     "type_max_steps": (setting("trainer.max_steps", "ten"), "trainer.max_steps"),
     "negative_max_steps": (setting("trainer.max_steps", -5), "trainer.max_steps"),
     "missing_data_section": (lambda cfg, tmp: cfg.pop("data"), "data"),
-    "type_k_shot": (setting("data.init_args.k_shot", "two"), "data.init_args.k_shot"),
-    "literal_pooling": (setting("model.init_args.pooling", "max"), "model.init_args.pooling"),
+    "type_k_shot": (setting("data.init_args.shape.k_shot", "two"), "data.init_args.shape.k_shot"),
+    "literal_pooling": (
+        setting("model.init_args.encoder.pooling", "max"),
+        "model.init_args.encoder.pooling",
+    ),
     "literal_on_nonfinite": (
-        setting("model.init_args.on_nonfinite", "ignore"),
-        "model.init_args.on_nonfinite",
+        setting("model.init_args.nonfinite.action", "ignore"),
+        "model.init_args.nonfinite.action",
     ),
     "unknown_option": (setting("model.init_args.inner_stpes", 2), "model.init_args.inner_stpes"),
-    "negative_inner_lr": (setting("model.init_args.inner_lr", -0.1), "model.inner_lr"),
+    "unknown_group_option": (
+        setting("model.init_args.inner.stpes", 2),
+        "model.init_args.inner.stpes",
+    ),
+    "negative_inner_lr": (setting("model.init_args.inner.lr", -0.1), "model.inner.lr"),
     "negative_outer_lr": (
         setting(
             "model.init_args.optimizer",
@@ -108,13 +117,19 @@ CASES: dict[str, tuple[Callable[[Config, Path], None], str]] = {
         ),
         "model.optimizer",
     ),
-    "negative_inner_steps": (setting("model.init_args.inner_steps", -1), "model.inner_steps"),
-    "reptile_zero_inner_steps": (setting("model", REPTILE), "model.inner_steps"),
-    "max_length_zero": (setting("data.init_args.max_length", 0), "data.max_length"),
-    "max_length_beyond_positions": (setting("data.init_args.max_length", 512), "data.max_length"),
-    "n_way_one": (setting("data.init_args.n_way", 1), "n_way"),
-    "n_way_above_classes": (setting("data.init_args.n_way", 12), "data.n_way"),
-    "meta_batch_zero": (setting("data.init_args.meta_batch_size", 0), "data.meta_batch_size"),
+    "negative_inner_steps": (setting("model.init_args.inner.steps", -1), "model.inner.steps"),
+    "reptile_zero_inner_steps": (setting("model", REPTILE), "model.inner.steps"),
+    "max_length_zero": (setting("data.init_args.tokens.max_length", 0), "data.tokens.max_length"),
+    "max_length_beyond_positions": (
+        setting("data.init_args.tokens.max_length", 512),
+        "data.tokens.max_length",
+    ),
+    "n_way_one": (setting("data.init_args.shape.n_way", 1), "data.shape.n_way"),
+    "n_way_above_classes": (setting("data.init_args.shape.n_way", 12), "data.shape.n_way"),
+    "meta_batch_zero": (
+        setting("data.init_args.stream.meta_batch_size", 0),
+        "data.stream.meta_batch_size",
+    ),
     "split_fractions_sum": (
         setting("data.init_args.split_fractions", [0.5, 0.5, 0.5]),
         "data.split_fractions",
@@ -122,7 +137,7 @@ CASES: dict[str, tuple[Callable[[Config, Path], None], str]] = {
     "missing_data_file": (setting("data.init_args.source", "/nonexistent/data.csv"), "data."),
     "wrong_text_column": (setting("data.init_args.text_column", "sentence"), "data.text_column"),
     "wrong_label_column": (setting("data.init_args.label_column", "category"), "data.label_column"),
-    "invalid_adapt_regex": (setting("model.init_args.adapt", "re:("), "model.adapt"),
+    "invalid_adapt_regex": (setting("model.init_args.inner.adapt", "re:("), "model.inner.adapt"),
     "unknown_algorithm": (
         setting("model.class_path", "lightning_meta.lightning.MAMLv2"),
         "model.class_path",
@@ -132,18 +147,18 @@ CASES: dict[str, tuple[Callable[[Config, Path], None], str]] = {
         "data.class_path",
     ),
     "unknown_backbone_path": (
-        setting("model.init_args.backbone", "./no-such-model"),
-        "model.backbone",
+        setting("model.init_args.encoder.backbone", "./no-such-model"),
+        "model.encoder.backbone",
     ),
     "unknown_backbone_hub": (
-        setting("model.init_args.backbone", "no-such-org/no-such-model"),
-        "model.backbone",
+        setting("model.init_args.encoder.backbone", "no-such-org/no-such-model"),
+        "model.encoder.backbone",
     ),
     "hub_dataset_offline": (
         setting("data.init_args.source", "no-such-org/no-such-dataset"),
         "data.source",
     ),
-    "tokenizer_vocab_mismatch": (bigger_vocab_tokenizer, "data.tokenizer"),
+    "tokenizer_vocab_mismatch": (bigger_vocab_tokenizer, "data.tokens.tokenizer"),
     "unwritable_checkpoint_dir": (under_a_file("trainer.callbacks.0.init_args.dirpath"), "dirpath"),
     "unwritable_root_dir": (under_a_file("trainer.default_root_dir"), "trainer.default_root_dir"),
     "unwritable_logger_dir": (under_a_file("trainer.logger.init_args.save_dir"), "save_dir"),

@@ -48,16 +48,16 @@ def write_config(tmp_path: Path, csv_path: Path, model: dict, max_steps: int = 3
             "class_path": "lightning_meta.data.EpisodicDataModule",
             "init_args": {
                 "source": str(csv_path),
-                "n_way": 3,
-                "k_shot": 2,
-                "q_query": 3,
+                "shape": {"n_way": 3, "k_shot": 2, "q_query": 3},
                 "split_fractions": [0.34, 0.33, 0.33],
                 "split_mode": "classes",
-                "meta_batch_size": 2,
-                "train_episodes": 4,
-                "val_episodes": 4,
-                "test_episodes": 4,
-                "max_length": 16,
+                "stream": {
+                    "meta_batch_size": 2,
+                    "train_episodes": 4,
+                    "val_episodes": 4,
+                    "test_episodes": 4,
+                },
+                "tokens": {"max_length": 16},
             },
         },
     }
@@ -66,27 +66,27 @@ def write_config(tmp_path: Path, csv_path: Path, model: dict, max_steps: int = 3
     return path
 
 
+TINY = {"backbone": "tiny"}
 MODELS = {
     "maml": {
         "class_path": "lightning_meta.lightning.MAML",
-        "init_args": {"backbone": "tiny", "inner_steps": 1, "first_order": False},
+        "init_args": {"encoder": TINY, "inner": {"steps": 1}, "first_order": False},
     },
     "fomaml": {
         "class_path": "lightning_meta.lightning.MAML",
         "init_args": {
-            "backbone": "tiny",
-            "inner_steps": 2,
+            "encoder": TINY,
+            "inner": {"steps": 2, "learn_lr": True},
             "first_order": True,
-            "learn_inner_lr": True,
         },
     },
     "reptile": {
         "class_path": "lightning_meta.lightning.Reptile",
-        "init_args": {"backbone": "tiny", "inner_steps": 2},
+        "init_args": {"encoder": TINY, "inner": {"steps": 2}},
     },
     "protonet": {
         "class_path": "lightning_meta.lightning.ProtoNet",
-        "init_args": {"backbone": "tiny"},
+        "init_args": {"encoder": TINY},
     },
 }
 
@@ -100,7 +100,7 @@ def test_fit_then_export_loads_with_automodel(tmp_path: Path, tiny_csv: Path, na
     export = tmp_path / "export"
     meta = json.loads((export / "meta_learning.json").read_text())
     assert meta["algorithm"] in {"maml", "fomaml", "reptile", "protonet"}
-    assert meta["config"]["data"]["init_args"]["n_way"] == 3
+    assert meta["config"]["data"]["init_args"]["shape"]["n_way"] == 3
     assert meta["best_val_score"] is not None
     model = AutoModel.from_pretrained(export)
     assert model.config.hidden_size == 32
@@ -112,7 +112,7 @@ def test_test_command_reports_ci(
 ) -> None:
     model = {
         "class_path": "lightning_meta.lightning.FineTune",
-        "init_args": {"backbone": "tiny", "inner_steps": 1},
+        "init_args": {"encoder": TINY, "inner": {"steps": 1}},
     }
     cfg = write_config(tmp_path, tiny_csv, model)
     assert main(["test", "--config", str(cfg)]) == 0
@@ -123,7 +123,7 @@ def test_test_command_reports_ci(
 def test_finetune_refuses_fit(
     tmp_path: Path, tiny_csv: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    model = {"class_path": "lightning_meta.lightning.FineTune", "init_args": {"backbone": "tiny"}}
+    model = {"class_path": "lightning_meta.lightning.FineTune", "init_args": {"encoder": TINY}}
     cfg = write_config(tmp_path, tiny_csv, model)
     assert main(["fit", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -244,5 +244,8 @@ def test_export_command_from_checkpoint(tmp_path: Path, tiny_csv: Path) -> None:
     )
     assert rc == 0
     meta = json.loads((out / "meta_learning.json").read_text())
-    assert meta["algorithm"] == "reptile" and meta["config"]["data"]["init_args"]["n_way"] == 3
+    assert (
+        meta["algorithm"] == "reptile"
+        and meta["config"]["data"]["init_args"]["shape"]["n_way"] == 3
+    )
     assert AutoModel.from_pretrained(out).config.hidden_size == 32

@@ -108,3 +108,28 @@ def test_trainer_config_instantiates(
         run=False,
     )
     assert cli.trainer is not None
+
+
+def test_groups_render_nested_with_attribute_docs(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--model.help` lists every group field with its attribute docstring."""
+    from lightning_meta.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["fit", "--model.help", "lightning_meta.lightning.MAML"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--model.encoder.backbone", "--model.inner.steps", "--model.nonfinite.action"):
+        assert option in text
+    assert "SGD steps on the support set during meta-training" in text  # attribute docstring
+    assert "--model.n_way" not in text and "--model.inner_steps" not in text
+
+
+@pytest.mark.parametrize("path", [*EXPERIMENTS, *MODELS, *DATA], ids=lambda p: p.stem)
+def test_configs_use_the_grouped_layout(path: Path) -> None:
+    """No flat group field is left at the top of any init_args (they would be rejected)."""
+    flat = {"backbone", "adapt", "inner_steps", "inner_lr", "n_way", "k_shot", "q_query",
+            "meta_batch_size", "max_length", "tokenizer", "on_nonfinite"}  # fmt: skip
+    cfg = yaml.safe_load(path.read_text())
+    for section in (cfg, cfg.get("model"), cfg.get("data")):
+        if isinstance(section, dict) and isinstance(section.get("init_args"), dict):
+            assert not flat & set(section["init_args"]), path

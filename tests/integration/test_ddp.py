@@ -23,15 +23,17 @@ from typing import Any
 import pytest
 import torch
 
+from lightning_meta.data.config import EpisodeShape, EpisodeStream, Tokenization
 from lightning_meta.lightning import MAML, EpisodicModule, ProtoNet, Reptile
+from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs
 
 STEPS = 3  # meta-steps: train_episodes / meta_batch_size = one epoch, then validation
 TOL = 1e-6
 ALGORITHMS: dict[str, tuple[type[EpisodicModule], dict[str, Any], float]] = {
     # name: (class, init args, SGD learning rate)
-    "maml": (MAML, {"inner_steps": 1, "first_order": False, "learn_inner_lr": True}, 0.5),
-    "fomaml": (MAML, {"inner_steps": 2, "first_order": True}, 0.5),
-    "reptile": (Reptile, {"inner_steps": 2, "gradient_clip_val": 0.05}, 1.0),
+    "maml": (MAML, {"inner": InnerLoopArgs(steps=1, learn_lr=True), "first_order": False}, 0.5),
+    "fomaml": (MAML, {"inner": InnerLoopArgs(steps=2), "first_order": True}, 0.5),
+    "reptile": (Reptile, {"inner": InnerLoopArgs(steps=2), "gradient_clip_val": 0.05}, 1.0),
     "protonet": (ProtoNet, {}, 0.5),
 }
 CLIP = 0.05  # Trainer gradient clipping (automatic optimisation): below the gradient norms
@@ -40,7 +42,7 @@ CLIP = 0.05  # Trainer gradient clipping (automatic optimisation): below the gra
 def build_module(name: str) -> EpisodicModule:
     cls, kwargs, lr = ALGORITHMS[name]
     optimizer = functools.partial(torch.optim.SGD, lr=lr, momentum=0.9)
-    return cls(backbone="tiny", n_way=3, optimizer=optimizer, **kwargs)
+    return cls(encoder=EncoderConfig(backbone="tiny"), optimizer=optimizer, **kwargs)
 
 
 def build_data(csv: Path, **overrides: Any) -> Any:
@@ -49,16 +51,13 @@ def build_data(csv: Path, **overrides: Any) -> Any:
     cls = overrides.pop("cls", EpisodicDataModule)
     return cls(
         source=str(csv),
-        n_way=3,
-        k_shot=2,
-        q_query=3,
+        shape=EpisodeShape(n_way=3, k_shot=2, q_query=3),
         split_fractions=(0.34, 0.33, 0.33),
         split_mode="classes",
-        meta_batch_size=4,
-        train_episodes=4 * STEPS,
-        val_episodes=5,
-        test_episodes=5,
-        max_length=16,
+        stream=EpisodeStream(
+            meta_batch_size=4, train_episodes=4 * STEPS, val_episodes=5, test_episodes=5
+        ),
+        tokens=Tokenization(max_length=16),
     )
 
 
@@ -232,8 +231,8 @@ def test_collective_edge_cases(ddp_results: tuple[Path, Path]) -> None:
 def test_plain_ddp_is_refused_for_fit() -> None:
     from pytorch_lightning.strategies import DDPStrategy
 
-    from lightning_meta.lightning.distributed import MetaDDPStrategy, require_explicit_sync
     from lightning_meta.errors import ConfigError
+    from lightning_meta.lightning.distributed import MetaDDPStrategy, require_explicit_sync
 
     trainer: Any = SimpleNamespace(world_size=2, strategy=DDPStrategy())
     with pytest.raises(ConfigError, match="MetaDDPStrategy"):

@@ -28,8 +28,8 @@ import pytorch_lightning as pl
 import torch
 import yaml
 
-from lightning_meta.reliability.checkpoint import load_checkpoint_state
 from lightning_meta.cli import main
+from lightning_meta.reliability.checkpoint import load_checkpoint_state
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS, EVERY, KILL_AT = 6, 3, 5
@@ -54,13 +54,14 @@ class RandomProbe(pl.Callback):
 
 
 MAML = {"class_path": "lightning_meta.lightning.MAML",
-        "init_args": {"backbone": "tiny", "inner_steps": 2, "first_order": True, "learn_inner_lr": True,
+        "init_args": {"encoder": {"backbone": "tiny"}, "inner": {"steps": 2, "learn_lr": True},
+                      "first_order": True,
                       "optimizer": {"class_path": "torch.optim.AdamW", "init_args": {"lr": 1e-3}},
                       "scheduler": {"class_path": "torch.optim.lr_scheduler.StepLR",
                                     "init_args": {"step_size": 2, "gamma": 0.5}}}}  # fmt: skip
 REPTILE = {
     "class_path": "lightning_meta.lightning.Reptile",
-    "init_args": {"backbone": "tiny", "inner_steps": 1},
+    "init_args": {"encoder": {"backbone": "tiny"}, "inner": {"steps": 1}},
 }
 
 
@@ -105,10 +106,11 @@ def resume_config(
         },
         "model": model,
         "data": {"class_path": "lightning_meta.data.EpisodicDataModule",
-                 "init_args": {"source": str(csv_path), "n_way": 3, "k_shot": 2, "q_query": 2,
+                 "init_args": {"source": str(csv_path), "shape": {"n_way": 3, "k_shot": 2, "q_query": 2},
                                "split_fractions": [0.34, 0.33, 0.33], "split_mode": "classes",
-                               "meta_batch_size": 2, "train_episodes": 8, "val_episodes": 2,
-                               "test_episodes": 2, "max_length": 16}},
+                               "stream": {"meta_batch_size": 2, "train_episodes": 8,
+                                          "val_episodes": 2, "test_episodes": 2},
+                               "tokens": {"max_length": 16}}},
     }  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     path = out / "config.yaml"

@@ -95,28 +95,23 @@ def test_offline_wandb_tensorboard_csv(no_wandb_key: None, tmp_path: Path, tiny_
 
     from lightning_meta.callbacks import Plots
     from lightning_meta.data import EpisodicDataModule
+    from lightning_meta.data.config import EpisodeShape, EpisodeStream, Tokenization
     from lightning_meta.lightning import MAML
+    from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs
 
     torch.set_num_threads(1)
     data = EpisodicDataModule(
         source=str(tiny_csv),
-        n_way=3,
-        k_shot=2,
-        q_query=3,
+        shape=EpisodeShape(n_way=3, k_shot=2, q_query=3),
         split_fractions=(0.34, 0.33, 0.33),
         split_mode="classes",
-        meta_batch_size=2,
-        train_episodes=6,
-        val_episodes=3,
-        test_episodes=3,
-        max_length=16,
+        stream=EpisodeStream(meta_batch_size=2, train_episodes=6, val_episodes=3, test_episodes=3),
+        tokens=Tokenization(max_length=16),
     )
     module = MAML(
-        backbone="tiny",
-        n_way=3,
-        inner_steps=1,
         first_order=True,
-        learn_inner_lr=True,
+        encoder=EncoderConfig(backbone="tiny"),
+        inner=InnerLoopArgs(steps=1, learn_lr=True),
         optimizer=lambda params: torch.optim.SGD(params, lr=0.01),
     )
     wandb_logger = WandbLogger(save_dir=str(tmp_path / "runs"), name="tiny")
@@ -171,7 +166,7 @@ def test_offline_wandb_tensorboard_csv(no_wandb_key: None, tmp_path: Path, tiny_
     for image in ("plots/adaptation_curve_val", "plots/learning_curves"):  # images-file entries
         assert f"{image}/_type" in history
     assert len(list((run_dir / "files" / "media" / "images").rglob("*.png"))) >= 2
-    assert {"inner_steps", "learn_inner_lr", "meta_batch_size", "k_shot"} <= set(config)
+    assert {"inner", "encoder", "stream", "shape"} <= set(config)  # argument groups, nested
 
     # CSV has the same metrics
     csv_file = Path(loggers[1].log_dir) / "metrics.csv"
@@ -203,22 +198,22 @@ def test_resolved_config_reaches_loggers(tmp_path: Path, tiny_csv: Path) -> None
         },
         "model": {
             "class_path": "lightning_meta.lightning.ProtoNet",
-            "init_args": {"backbone": "tiny", "n_way": 3},
+            "init_args": {"encoder": {"backbone": "tiny"}},
         },
         "data": {
             "class_path": "lightning_meta.data.EpisodicDataModule",
             "init_args": {
                 "source": str(tiny_csv),
-                "n_way": 3,
-                "k_shot": 2,
-                "q_query": 3,
+                "shape": {"n_way": 3, "k_shot": 2, "q_query": 3},
                 "split_mode": "classes",
                 "split_fractions": [0.34, 0.33, 0.33],
-                "meta_batch_size": 1,
-                "train_episodes": 1,
-                "val_episodes": 1,
-                "test_episodes": 1,
-                "max_length": 16,
+                "stream": {
+                    "meta_batch_size": 1,
+                    "train_episodes": 1,
+                    "val_episodes": 1,
+                    "test_episodes": 1,
+                },
+                "tokens": {"max_length": 16},
             },
         },
     }
@@ -239,4 +234,4 @@ def test_resolved_config_reaches_loggers(tmp_path: Path, tiny_csv: Path) -> None
     resolved = hparams["config"]
     assert resolved["trainer"]["max_steps"] == 1
     assert resolved["model"]["init_args"]["distance"] == "euclidean"  # a default, filled in
-    assert resolved["data"]["init_args"]["k_shot"] == 2
+    assert resolved["data"]["init_args"]["shape"]["k_shot"] == 2

@@ -67,9 +67,11 @@ def test_code_executing_pickle_is_refused_by_cli(
     cfg = tmp_path / "config.yaml"
     cfg.write_text(yaml.safe_dump({
         "trainer": {"default_root_dir": str(tmp_path / "out"), "logger": False},
-        "model": {"class_path": "lightning_meta.lightning.ProtoNet", "init_args": {"backbone": "tiny"}},
+        "model": {"class_path": "lightning_meta.lightning.ProtoNet",
+                  "init_args": {"encoder": {"backbone": "tiny"}}},
         "data": {"class_path": "lightning_meta.data.EpisodicDataModule",
-                 "init_args": {"source": str(tiny_csv), "n_way": 3, "max_length": 16}},
+                 "init_args": {"source": str(tiny_csv), "shape": {"n_way": 3},
+                               "tokens": {"max_length": 16}}},
     }))  # fmt: skip
     assert main(["fit", "--config", str(cfg), "--ckpt_path", str(path)]) == 2
     assert main(["evaluate", "--model", str(path), "--data", "fortunes"]) != 0
@@ -210,10 +212,10 @@ def test_cli_trainers_get_atomic_io_and_one_rng_state(tiny_csv: Path) -> None:
     from lightning_meta.cli.lightning import make_cli
 
     data = {"class_path": "lightning_meta.data.EpisodicDataModule",
-            "init_args": {"source": str(tiny_csv), "n_way": 3}}  # fmt: skip
+            "init_args": {"source": str(tiny_csv), "shape": {"n_way": 3}}}  # fmt: skip
     common = [
         "--model=lightning_meta.lightning.ProtoNet",
-        "--model.init_args.backbone=tiny",
+        "--model.init_args.encoder.backbone=tiny",
         f"--data={data}",
         "--trainer.logger=false",
         "--trainer.enable_checkpointing=false",

@@ -42,9 +42,11 @@ def fit_config(
 ) -> Path:
     cfg = {
         "trainer": {"default_root_dir": str(tmp_path / "out"), "logger": False, "max_steps": 1},
-        "model": {"class_path": "lightning_meta.lightning.ProtoNet", "init_args": {"backbone": backbone}},
+        "model": {"class_path": "lightning_meta.lightning.ProtoNet",
+                  "init_args": {"encoder": {"backbone": backbone}}},
         "data": {"class_path": "lightning_meta.data.EpisodicDataModule",
-                 "init_args": {"source": source or str(csv_path), "n_way": 3, "max_length": 16}},
+                 "init_args": {"source": source or str(csv_path), "shape": {"n_way": 3},
+                               "tokens": {"max_length": 16}}},
     }  # fmt: skip
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))

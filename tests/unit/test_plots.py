@@ -66,23 +66,22 @@ def test_callback_draws_during_fit_and_test(tmp_path: Path, tiny_csv: Path) -> N
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from lightning_meta.data import EpisodicDataModule
+    from lightning_meta.data.config import EpisodeShape, EpisodeStream, Tokenization
     from lightning_meta.lightning import MAML
+    from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs
 
     torch.set_num_threads(1)
     data = EpisodicDataModule(
         source=str(tiny_csv),
-        n_way=3,
-        k_shot=2,
-        q_query=3,
+        shape=EpisodeShape(n_way=3, k_shot=2, q_query=3),
         split_fractions=(0.34, 0.33, 0.33),
         split_mode="classes",
-        meta_batch_size=2,
-        train_episodes=4,
-        val_episodes=3,
-        test_episodes=3,
-        max_length=16,
+        stream=EpisodeStream(meta_batch_size=2, train_episodes=4, val_episodes=3, test_episodes=3),
+        tokens=Tokenization(max_length=16),
     )
-    module = MAML(backbone="tiny", n_way=3, inner_steps=1, first_order=True)
+    module = MAML(
+        first_order=True, encoder=EncoderConfig(backbone="tiny"), inner=InnerLoopArgs(steps=1)
+    )
     plots = Plots(curve_episodes=3, max_steps=3)
     logger = TensorBoardLogger(tmp_path, name="run")
     trainer = pl.Trainer(

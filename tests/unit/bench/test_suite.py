@@ -28,7 +28,8 @@ def test_every_bench_config_loads_and_resolves(path: Path) -> None:
         spec = load_suite(path, quick=quick)
         resolved = resolve(spec)  # imports every class, checks every init arg; reads no data
         assert set(resolved.targets) == {t.name for t in spec.targets}
-        assert all(args["test_episodes"] == spec.episodes for args in resolved.targets.values())
+        targets = resolved.targets.values()
+        assert all(args["stream"]["test_episodes"] == spec.episodes for args in targets)
 
 
 def test_default_suite_matrix() -> None:

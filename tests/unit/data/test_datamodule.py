@@ -204,7 +204,10 @@ def test_constructor_validation(
             {"label_column": "y"},
             r"^label_column: column 'y' not found; columns present: text, label",
         ),
-        ({"n_way": 3, "split_mode": "classes"}, r"^shape\.n_way: 3 exceeds the 2 classes in split 'val'"),
+        (
+            {"n_way": 3, "split_mode": "classes"},
+            r"^shape\.n_way: 3 exceeds the 2 classes in split 'val'",
+        ),
         (
             {"k_shot": 5, "q_query": 4},
             r"^shape\.k_shot: k_shot \+ q_query = 9 exceeds every class in split 'train' \(largest has 8",

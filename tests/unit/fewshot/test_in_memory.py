@@ -102,3 +102,35 @@ def test_bad_tables_are_one_line(table: pd.DataFrame, message: str, tmp_path: Pa
     with pytest.raises(ConfigError, match=message) as info:
         _dm(table, tmp_path)
     assert "\n" not in str(info.value)
+
+
+def test_smlmt_and_hybrid_take_tables(tmp_path: Path) -> None:
+    from lightning_meta.data.hybrid import HybridDataModule, LabelledSource
+    from lightning_meta.data.smlmt import SMLMTDataModule, SMLMTText
+
+    frame = _frame()
+    csv = tmp_path / "rows.csv"
+    frame.to_csv(csv, index=False)
+    common = {"n_way": 3, "k_shot": 2, "q_query": 2, "max_length": 16,
+              "cache_dir": str(tmp_path / "cache")}  # fmt: skip
+    tasks = []
+    for texts in ((frame,), (str(csv),)):
+        text = SMLMTText(texts=texts, text_column="sentence")
+        dm = build(SMLMTDataModule, {"smlmt": text, **common})
+        dm.setup("fit")
+        assert dm.provider is not None
+        tasks.append(dm.provider.episode("train", 0))
+    assert torch.equal(tasks[0].support.input_ids, tasks[1].support.input_ids)
+    assert tasks[0].class_names == tasks[1].class_names
+    assert dm.hparams["smlmt"]["texts"] == (str(csv),)
+
+    labelled = LabelledSource(source=frame, text_column="sentence", label_column="topic")
+    hybrid = build(HybridDataModule, {"smlmt": SMLMTText(texts=(frame,), text_column="sentence"),
+                                      "labelled": [labelled], **common})  # fmt: skip
+    hybrid.setup("fit")
+    assert set(hybrid.probabilities) == {"smlmt", "memory"}
+    assert hybrid.hparams["labelled"][0]["source"].startswith("<in-memory pandas.DataFrame")
+    buffer = io.BytesIO()
+    torch.save(dict(hybrid.hparams), buffer)
+    buffer.seek(0)
+    torch.load(buffer, weights_only=True)

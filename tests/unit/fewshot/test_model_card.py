@@ -76,6 +76,8 @@ def test_model_card_describes_the_model_and_picks_up_the_report(tmp_path: Path) 
     refresh_model_card(out)
     card = (out / "README.md").read_text()
     assert table in card and "No report yet" not in card
+    refresh_model_card(out, "| given | table |")  # what `report --out elsewhere` passes
+    assert "| given | table |" in (out / "README.md").read_text()
 
 
 def test_saved_classifier_is_a_shareable_export(tmp_path: Path) -> None:

@@ -50,7 +50,9 @@ def datasets_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     from datasets.packaged_modules.csv.csv import Csv
 
     csv = tmp_path / "reviews.csv"
-    rows = [f"review {i} {'great' if i % 2 else 'awful'},{'pos' if i % 2 else 'neg'}" for i in range(12)]
+    rows = [
+        f"review {i} {'great' if i % 2 else 'awful'},{'pos' if i % 2 else 'neg'}" for i in range(12)
+    ]
     csv.write_text("text,label\n" + "\n".join(rows) + "\n")
     root = tmp_path / "datasets"
     files = DataFilesDict.from_local_or_remote({"train": [str(csv)]})
@@ -59,7 +61,10 @@ def datasets_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     target = root / DATASET.replace("/", "___")  # where load_dataset(DATASET) caches it
     target.mkdir()
     os.rename(glob.glob(str(root / name / "*"))[0], target / "default")
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(root))
+    import datasets
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(root))  # as set before the process starts:
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", root)  # datasets reads it once
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return target
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from lightning_meta.data import smlmt_index
-from lightning_meta.data.episode import Episode
 from lightning_meta.data.config import EpisodeShape, Tokenization, build
+from lightning_meta.data.episode import Episode
 from lightning_meta.data.smlmt import SMLMTDataModule, SMLMTText
 from lightning_meta.errors import ConfigError
 
@@ -148,7 +148,9 @@ def test_fewer_words_than_n_way(tmp_path: Path) -> None:
         shape=EpisodeShape(n_way=3, k_shot=2, q_query=2),
         tokens=Tokenization(cache_dir=str(tmp_path)),
     )
-    with pytest.raises(ConfigError, match="^shape.n_way: the texts have only 2 distinct eligible words"):
+    with pytest.raises(
+        ConfigError, match="^shape.n_way: the texts have only 2 distinct eligible words"
+    ):
         dm.setup("fit")
 
 

@@ -1,0 +1,278 @@
+"""Frozen-feature cache: each unique text of a set of fixed episodes through the fixed bottom ONCE.
+
+With ``adapt: top<k>`` (or ``head``) the layers below the first adapted one never change during
+test-time adaptation, so their output for a text is the same in every episode that holds it.
+The cache keeps, per unique text (its real token ids, whatever padding an episode gave it):
+
+- the token states at the cut (input of the first adapted layer), packed over real tokens:
+  ``states (S, H)``, ``S`` = the total real tokens of the unique texts; encoded in
+  length-sorted batches (``batch_tokens`` slots each, almost no padding), without autograd;
+- the pooled embedding of the whole encoder at its own (meta) parameters ``(U, H)``: the
+  query embeddings before adaptation (``query_loss_before``) and, for the frozen
+  nearest-centroid baseline, everything that row needs.
+
+Entries are keyed by a fingerprint of the parameters below the cut (:func:`trunk_fingerprints`),
+so rows whose bottoms hold the same numbers share them, whatever module object holds them
+(``make train``'s report: the pretrained fine-tuning row and the frozen-centroid row).
+
+Storage: ``model`` keeps the encoder's own dtype (float32 for MiniLM: exact); ``bfloat16``
+halves the memory (its accuracy effect is measured in docs/benchmarks.md, section episodes).
+Memory is bounded by ``max_bytes``: token states for at most that many bytes are alive at once
+(least recently used trunk first out), and when one trunk's states for all episodes do not fit,
+the episodes are processed in consecutive chunks that do (a chunk's states are rebuilt per row).
+What a report needs: ``S * H * 4`` bytes per trunk in float32. 1,000 WordNet test episodes of
+``make train`` (5-way 5-shot 15-query, ``max_length: 32``): 17,276 unique texts, ~287k real tokens,
+441 MB per trunk at H=384 (220 MB in bfloat16), plus 27 MB of pooled embeddings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, cast
+
+import torch
+from torch import Tensor, nn
+
+from lightning_meta.data.episode import Episode
+from lightning_meta.models.features import TopFeatures, pool
+from lightning_meta.models.packed import Packing, packed_layer, additive_mask
+
+__all__ = ["DEFAULT_MAX_BYTES", "FeatureCache", "Storage", "TextIndex", "TokenStates", "trunk_fingerprints"]
+
+Storage = Literal["model", "bfloat16"]
+Pooling = Literal["mean", "cls"]
+DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB of token states alive at once
+Note = Callable[[str], None]
+
+
+@dataclass
+class TextIndex:
+    """The unique texts of a list of episodes; every row of every episode -> its text id."""
+
+    tokens: list[Tensor]  # (L_u,) real token ids of text u
+    lengths: Tensor  # (U,) long
+    support: list[Tensor]  # per episode, (Ns,) text ids
+    query: list[Tensor]  # per episode, (Nq,)
+
+    @classmethod
+    def build(cls, episodes: Sequence[Episode]) -> TextIndex:
+        ids: dict[bytes, int] = {}
+        tokens: list[Tensor] = []
+        per_split: dict[str, list[Tensor]] = {"support": [], "query": []}
+        for ep in episodes:
+            for split in ("support", "query"):
+                batch = getattr(ep, split)
+                rows = batch.input_ids.cpu()
+                lengths = batch.attention_mask.sum(1).cpu().tolist()
+                tids = []
+                for r, n in enumerate(lengths):
+                    row = rows[r, :n]
+                    key = row.numpy().tobytes()
+                    if key not in ids:
+                        ids[key] = len(tokens)
+                        tokens.append(row.clone())
+                    tids.append(ids[key])
+                per_split[split].append(torch.tensor(tids, dtype=torch.long))
+        lengths_t = torch.tensor([len(t) for t in tokens], dtype=torch.long)
+        return cls(tokens, lengths_t, per_split["support"], per_split["query"])
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def texts_of(self, episodes: range) -> Tensor:
+        """Sorted unique text ids used by the episodes ``episodes`` (indices into the list)."""
+        parts = [t for i in episodes for t in (self.support[i], self.query[i])]
+        return torch.unique(torch.cat(parts))
+
+    def chunks(self, bytes_per_token: int, max_bytes: int) -> list[range]:
+        """Consecutive episode ranges whose unique texts' token states fit in ``max_bytes``."""
+        out: list[range] = []
+        seen: set[int] = set()
+        start, tokens = 0, 0
+        lengths = self.lengths.tolist()
+        for i in range(len(self.support)):
+            new = {int(t) for t in torch.cat([self.support[i], self.query[i]])} - seen
+            extra = sum(lengths[t] for t in new)
+            if i > start and (tokens + extra) * bytes_per_token > max_bytes:
+                out.append(range(start, i))
+                start, tokens, seen = i, 0, set()
+                new = {int(t) for t in torch.cat([self.support[i], self.query[i]])}
+                extra = sum(lengths[t] for t in new)
+            seen |= new
+            tokens += extra
+        out.append(range(start, len(self.support)))
+        return out
+
+
+@dataclass
+class TokenStates:
+    """Token states at the cut of some texts, packed over real tokens."""
+
+    states: Tensor  # (S, H) storage dtype
+    start: Tensor  # (U_all,) long: first row of text u in ``states`` (-1: not held)
+
+    @property
+    def nbytes(self) -> int:
+        return self.states.numel() * self.states.element_size()
+
+    def gather(self, tids: Tensor, packing: Packing, dtype: torch.dtype) -> Tensor:
+        """(E, R) text ids -> (E, n, H) packed token states in the compute ``dtype``."""
+        start = self.start.to(tids.device)[tids]  # (E, R)
+        assert bool((start >= 0).all()), "a row's text is not in this chunk"
+        src = packing.source_index(start.to(self.states.device))  # (E*n,)
+        x = self.states.index_select(0, src).to(dtype)
+        return x.view(packing.episodes, packing.n, -1)
+
+
+def _layers(encoder: nn.Module) -> list[nn.Module]:
+    return list(cast(nn.ModuleList, encoder.get_submodule("encoder.layer")))
+
+
+def _digest(h: hashlib._Hash, module: nn.Module) -> None:
+    h.update(type(module).__name__.encode())
+    for name, t in [*module.named_parameters(), *module.named_buffers()]:
+        flat = t.detach().reshape(-1).contiguous().cpu()
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        h.update(flat.view(torch.uint8).numpy().tobytes())
+
+
+def trunk_fingerprints(encoder: nn.Module) -> list[str]:
+    """``fp[c]``: a digest of the embeddings and layers ``0..c-1`` (their parameters' exact
+    values), for ``c = 0..L``; equal digests mean equal token states at cut ``c``."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(type(encoder).__name__.encode())
+    _digest(h, cast(nn.Module, encoder.get_submodule("embeddings")))
+    project = getattr(encoder, "embeddings_project", None)
+    if isinstance(project, nn.Module):
+        _digest(h, project)
+    out = [h.hexdigest()]
+    for layer in _layers(encoder):
+        _digest(h, layer)
+        out.append(h.hexdigest())
+    return out
+
+
+def _batches(texts: Tensor, lengths: Tensor, batch_tokens: int) -> list[Tensor]:
+    """Texts sorted by length, cut into batches of at most ``batch_tokens`` padded slots."""
+    order = texts[torch.argsort(lengths[texts], stable=True)].tolist()
+    sizes = lengths.tolist()
+    out: list[Tensor] = []
+    cur: list[int] = []
+    for t in order:  # ascending lengths: the newest text is the longest of its batch
+        if cur and (len(cur) + 1) * sizes[t] > batch_tokens:
+            out.append(torch.tensor(cur, dtype=torch.long))
+            cur = []
+        cur.append(t)
+    if cur:
+        out.append(torch.tensor(cur, dtype=torch.long))
+    return out
+
+
+class FeatureCache:
+    """Token states and pooled embeddings of the unique texts of ``episodes``; see module doc."""
+
+    def __init__(
+        self,
+        episodes: Sequence[Episode],
+        *,
+        storage: Storage = "model",
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        batch_tokens: int = 8192,
+    ) -> None:
+        if storage not in ("model", "bfloat16"):
+            raise ValueError(f"storage: '{storage}' is not model or bfloat16")
+        self.episodes = list(episodes)
+        self.index = TextIndex.build(self.episodes)
+        self.storage: Storage = storage
+        self.max_bytes = int(max_bytes)
+        self.batch_tokens = int(batch_tokens)
+        self._states: OrderedDict[tuple[str, int, int], TokenStates] = OrderedDict()
+        self._pooled: dict[tuple[str, str, str], tuple[Tensor, Tensor]] = {}  # values, filled (U,)
+
+    def _ids(self, texts: Tensor, device: torch.device) -> tuple[Tensor, Tensor]:
+        """(B, T) right-padded token ids and attention mask of ``texts``."""
+        rows = [self.index.tokens[int(t)] for t in texts]
+        T = max(len(r) for r in rows)
+        ids = torch.zeros(len(rows), T, dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = r
+        mask = (torch.arange(T) < torch.tensor([len(r) for r in rows])[:, None]).long()
+        return ids.to(device), mask.to(device)
+
+    def states(
+        self, encoder: nn.Module, fps: list[str], cut: int, chunk: range, note: Note | None = None
+    ) -> TokenStates:
+        """Token states at ``cut`` of the texts of episodes ``chunk`` (encoded on first use)."""
+        key = (fps[cut], chunk.start, chunk.stop)
+        if key in self._states:
+            self._states.move_to_end(key)
+            return self._states[key]
+        texts = self.index.texts_of(chunk)
+        device = next(encoder.parameters()).device
+        param = next(encoder.parameters())
+        dtype = torch.bfloat16 if self.storage == "bfloat16" else param.dtype
+        total = int(self.index.lengths[texts].sum())
+        hidden = int(getattr(encoder.config, "hidden_size"))  # noqa: B009
+        need = total * hidden * torch.empty((), dtype=dtype).element_size()
+        while self._states and sum(s.nbytes for s in self._states.values()) + need > self.max_bytes:
+            self._states.popitem(last=False)
+        if note is not None:
+            note(f"encoding {len(texts)} unique texts ({total} tokens) through layers 0..{cut - 1}")
+        states = torch.empty(total, hidden, dtype=dtype, device=device)
+        start = torch.full((len(self.index),), -1, dtype=torch.long)
+        offset = 0
+        with torch.no_grad():
+            for batch in _batches(texts, self.index.lengths, self.batch_tokens):
+                ids, mask = self._ids(batch, device)
+                h, _ = TopFeatures._bottom(encoder, cut, ids, mask)  # (B, T, H)
+                lengths = mask.sum(1).cpu()
+                start[batch] = offset + torch.cumsum(lengths, 0) - lengths
+                real = h[mask.bool()]  # (tokens, H), row by row
+                states[offset : offset + len(real)] = real.to(dtype)
+                offset += len(real)
+        entry = TokenStates(states, start)
+        self._states[key] = entry
+        return entry
+
+    def pooled(
+        self,
+        encoder: nn.Module,
+        fps: list[str],
+        pooling: Pooling,
+        texts: Tensor,
+        below: tuple[int, TokenStates] | None = None,
+    ) -> Tensor:
+        """(U_all, H) pooled embeddings of the whole encoder at its own parameters; rows
+        ``texts`` are filled (from the states ``below = (cut, states)`` when given: with
+        bfloat16 storage those are kept apart from the exact ones a full pass gives)."""
+        layers = _layers(encoder)
+        param = next(encoder.parameters())
+        rounded = below is not None and self.storage == "bfloat16"  # from rounded states
+        key = (fps[len(layers)], pooling, "bfloat16" if rounded else "exact")
+        if key not in self._pooled:
+            hidden = int(getattr(encoder.config, "hidden_size"))  # noqa: B009
+            values = torch.zeros(len(self.index), hidden, dtype=param.dtype, device=param.device)
+            self._pooled[key] = (values, torch.zeros(len(self.index), dtype=torch.bool))
+        values, filled = self._pooled[key]
+        todo = texts[~filled[texts]]
+        if len(todo) == 0:
+            return values
+        with torch.no_grad():
+            for batch in _batches(todo, self.index.lengths, self.batch_tokens):
+                if below is None:
+                    ids, mask = self._ids(batch, param.device)
+                    h, _ = TopFeatures._bottom(encoder, len(layers), ids, mask)  # (B, T, H)
+                    values[batch.to(param.device)] = pool(h, mask, pooling)
+                    continue
+                cut, states = below
+                packing = Packing.from_lengths(self.index.lengths[batch][None].to(param.device))
+                x = states.gather(batch[None], packing, param.dtype)  # (1, n, H)
+                ext = additive_mask(packing, x.dtype)
+                for layer in layers[cut:]:
+                    x = packed_layer(layer, {}, x, packing, ext)
+                values[batch.to(param.device)] = packing.pool(x, pooling)[0]
+        filled[todo] = True
+        return values

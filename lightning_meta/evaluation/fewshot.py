@@ -135,10 +135,10 @@ class FewShotClassifier:
 
     @classmethod
     def from_module(
-        cls, module: Any, tokenizer: str = "minilm", **kwargs: Any
+        cls, module: Any, tokenizer: str | None = None, **kwargs: Any
     ) -> FewShotClassifier:
-        """Wrap a lightning-meta ``EpisodicModule`` (shares its weights; ``kwargs`` as
-        ``__init__``)."""
+        """Wrap a lightning-meta ``EpisodicModule`` (shares its weights; ``tokenizer`` default:
+        the encoder's own, else 'minilm'; ``kwargs`` as ``__init__``)."""
         loaded = fewshot_io.from_module(module, tokenizer)
         return cls(loaded.model, loaded.tokenizer, loaded.recipe, meta=loaded.meta, **kwargs)
 

@@ -64,11 +64,25 @@ def _max_length(meta: ExportMeta) -> int:
     return int(found) if isinstance(found, int) and found >= 2 else DEFAULT_MAX_LENGTH
 
 
-def from_module(module: Any, tokenizer: str = "minilm") -> Loaded:
-    """Wrap an ``EpisodicModule`` (its encoder is shared, not copied)."""
+def encoder_tokenizer(encoder: Any) -> str:
+    """The tokenizer an encoder was loaded with: its ``name_or_path`` when that has one (a
+    directory with tokenizer files, a hub name), else 'minilm' (also for 'tiny')."""
+    name = str(getattr(getattr(encoder, "config", None), "_name_or_path", "") or "")
+    if not name:
+        return "minilm"
+    path = Path(name)
+    if path.is_dir():
+        return name if _has_tokenizer(path) else "minilm"
+    return "minilm" if name.startswith((".", "/", "~")) else name
+
+
+def from_module(module: Any, tokenizer: str | None = None) -> Loaded:
+    """Wrap an ``EpisodicModule`` (its encoder is shared, not copied); ``tokenizer`` default:
+    the encoder's own (:func:`encoder_tokenizer`)."""
     recipe = recipe_from_module(module)
     meta = recipe.to_meta(ExportMeta(n_way=getattr(module, "n_way", None)))
-    return Loaded(module.model, _tokenizer(tokenizer), recipe, meta)
+    name = tokenizer or encoder_tokenizer(module.model.encoder)
+    return Loaded(module.model, _tokenizer(name), recipe, meta)
 
 
 def _from_checkpoint(path: str, tokenizer: str | None) -> Loaded:
@@ -80,7 +94,7 @@ def _from_checkpoint(path: str, tokenizer: str | None) -> Loaded:
     data_hp = state.get("datamodule_hyper_parameters") or {}
     if tokenizer is None:
         found = find_key(data_hp, "tokenizer")
-        tokenizer = found if isinstance(found, str) else "minilm"
+        tokenizer = found if isinstance(found, str) else None
     loaded = from_module(module, tokenizer)
     found_len = find_key(data_hp, "max_length")
     if isinstance(found_len, int) and found_len >= 2:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytorch_lightning as pl
@@ -26,7 +24,12 @@ from lightning_meta.data.episode import Episode
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.metrics import MeanCI, episode_scores, mean_ci
 from lightning_meta.evaluation.scoring import score_episodes
-from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs, NonFiniteConfig
+from lightning_meta.lightning.config import (
+    EncoderConfig,
+    InnerLoopArgs,
+    NonFiniteConfig,
+    builder_errors,
+)
 from lightning_meta.lightning.distributed import MetaDDPStrategy, gather_rows, require_explicit_sync
 from lightning_meta.lightning.guard import NonFiniteGuard
 from lightning_meta.models import EpisodicClassifier, load_encoder, tiny_encoder
@@ -49,27 +52,6 @@ def build_backbone(name: str, second_order: bool) -> nn.Module:
             name,
         )
     return load_encoder(name, attn_implementation=attn)
-
-
-# bare field names in errors of the encoder/classifier builders -> their config keys
-BUILDER_FIELDS = {
-    "model": "model.encoder.backbone",  # resolve_pretrained: the encoder could not be found
-    "pooling": "model.encoder.pooling",
-    "adapt": "model.inner.adapt",
-    "head_init": "model.inner.head_init",
-}
-
-
-@contextmanager
-def _named_fields() -> Iterator[None]:
-    """Re-raise ``adapt: ...`` (from the models layer) as ``model.inner.adapt: ...``."""
-    try:
-        yield
-    except ValueError as err:
-        field, sep, rest = str(err).partition(":")
-        if not sep or field not in BUILDER_FIELDS or "\n" in str(err):
-            raise
-        raise ConfigError(f"{BUILDER_FIELDS[field]}{sep}{rest}") from err
 
 
 def disable_dropout(module: nn.Module) -> None:
@@ -118,7 +100,7 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
         self.encoder_config, self.inner_args, self.nonfinite = encoder, inner_args, nonfinite
         self.inner = inner_args.config(first_order=not self.second_order)
         self.eval_steps = inner_args.evaluation_steps
-        with _named_fields():
+        with builder_errors():
             backbone = build_backbone(encoder.backbone, self.second_order)
             disable_dropout(backbone)
             self.model = EpisodicClassifier(

@@ -23,13 +23,15 @@ exports and overrides written with them still build modules.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from lightning_meta.algorithms import InnerLoopConfig
 from lightning_meta.errors import ConfigError
 
-__all__ = ["MODEL_GROUPS", "EncoderConfig", "InnerLoopArgs", "NonFiniteConfig"]
+__all__ = ["MODEL_GROUPS", "EncoderConfig", "InnerLoopArgs", "NonFiniteConfig", "builder_errors"]
 
 
 @dataclass(frozen=True)
@@ -125,3 +127,23 @@ MODEL_GROUPS: dict[str, type] = {
     "nonfinite": NonFiniteConfig,
 }
 """Argument name -> group class of the LightningModules (for ``flatten``)."""
+
+# bare field names in errors of the encoder/classifier builders -> their config keys
+BUILDER_FIELDS = {
+    "model": "model.encoder.backbone",  # resolve_pretrained: the encoder could not be found
+    "pooling": "model.encoder.pooling",
+    "adapt": "model.inner.adapt",
+    "head_init": "model.inner.head_init",
+}
+
+
+@contextmanager
+def builder_errors() -> Iterator[None]:
+    """Re-raise ``adapt: ...`` (from the models layer) as ``model.inner.adapt: ...``."""
+    try:
+        yield
+    except ValueError as err:
+        field, sep, rest = str(err).partition(":")
+        if not sep or field not in BUILDER_FIELDS or "\n" in str(err):
+            raise
+        raise ConfigError(f"{BUILDER_FIELDS[field]}{sep}{rest}") from err

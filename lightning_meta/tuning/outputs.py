@@ -103,25 +103,24 @@ def render_summary(
     storage: str,
 ) -> str:
     best = study.best_trial
-    lines = [
-        f"# Study `{study.study_name}`",
-        "",
-        f"Command: `{command}`" if command else "",
-        "",
-        f"Storage: `{storage}`; objective: {study.direction.name.lower()} `{metric}` on "
-        f"validation episodes; {_counts(study)}.",
-        "",
-        f"Best trial: #{best.number}, {metric} = {best.value:.4f}"
-        + (" (the experiment's own values)" if best.user_attrs.get("default") else ""),
-        "",
-        "| parameter | default | best |",
-        "|---|---|---|",
-        *(f"| `{k}` | {_fmt(defaults.get(k))} | {_fmt(v)} |" for k, v in best.params.items()),
+    own = " (the experiment's own values)" if best.user_attrs.get("default") else ""
+    sections = [
+        [f"# Study `{study.study_name}`"],
+        [f"Command: `{command}`"] if command else [],
+        [
+            f"Storage: `{storage}`; objective: {study.direction.name.lower()} `{metric}` on "
+            f"validation episodes; {_counts(study)}."
+        ],
+        [f"Best trial: #{best.number}, {metric} = {best.value:.4f}{own}"],
+        [
+            "| parameter | default | best |",
+            "|---|---|---|",
+            *(f"| `{k}` | {_fmt(defaults.get(k))} | {_fmt(v)} |" for k, v in best.params.items()),
+        ],
+        render_held_out(held_out) if held_out is not None else [],
+        ["Plots: " + ", ".join(f"{k} ({v})" for k, v in plots.items())],
     ]
-    if held_out is not None:
-        lines += ["", *render_held_out(held_out)]
-    lines += ["", "Plots: " + ", ".join(f"{k} ({v})" for k, v in plots.items())]
-    return "\n".join(line for i, line in enumerate(lines) if line or lines[i - 1]) + "\n"
+    return "\n\n".join("\n".join(lines) for lines in sections if lines) + "\n"
 
 
 def render_held_out(held_out: HeldOut) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 import optuna
+import sqlalchemy.exc
 from optuna.trial import TrialState
 
 from lightning_meta.errors import ConfigError
@@ -124,7 +125,7 @@ def make_storage(spec: StudySpec) -> optuna.storages.RDBStorage:
                 heartbeat_interval=spec.heartbeat_interval,
                 grace_period=2 * spec.heartbeat_interval,
             )
-        except (ImportError, ValueError) as err:
+        except (ImportError, ValueError, sqlalchemy.exc.SQLAlchemyError) as err:
             raise ConfigError(
                 f"--storage: cannot open {url} ({str(err).splitlines()[0]}); use sqlite:///FILE "
                 f"or a PostgreSQL/MySQL URL whose driver is installed"

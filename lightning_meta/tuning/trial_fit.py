@@ -119,7 +119,8 @@ class FitObjective:
         argv = self.argv(trial.number, values)
         trial.set_user_attr("trial_dir", str(trial_dir(self.spec.study_dir, trial.number)))
         self.run_fit(argv)
-        reported = trial.study._storage.get_trial(trial._trial_id).intermediate_values
+        frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
+        reported = frozen.intermediate_values  # written by OptunaPruning during the fit
         if not reported:
             raise ConfigError(
                 f"--metric: no validation ran in trial {trial.number}, so '{self.metric}' was "

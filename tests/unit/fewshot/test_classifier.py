@@ -32,6 +32,27 @@ def test_package_root_exports_it_lazily() -> None:
     assert "FewShotClassifier" in lightning_meta.__all__
 
 
+def test_importing_the_package_stays_cheap() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, lightning_meta; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_progress_bar_on_a_terminal(
+    tiny: FewShotClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    tiny.progress = True
+    try:
+        assert tiny.predict(NEW) == tiny.predict(NEW[:3]) + tiny.predict(NEW[3:])
+    finally:
+        tiny.progress = None
+
+
 def test_predict_proba_columns_follow_classes(tiny: FewShotClassifier) -> None:
     proba = tiny.predict_proba(NEW)
     assert proba.shape == (len(NEW), 3) and proba.dtype == np.float64

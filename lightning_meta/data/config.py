@@ -32,12 +32,22 @@ import inspect
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from lightning_meta.errors import ConfigError
 
+if TYPE_CHECKING:
+    from lightning_meta.data.in_memory import Table
+
+    Source: TypeAlias = "str | Table"
+else:
+    # the name of a labelled or raw-text source; from Python also a DataFrame / datasets.Dataset
+    # (in_memory.Table). The CLI schema is ``str``: jsonargparse, seeing the table classes in a
+    # union, would read a str path as a config file of them and pass the file's text as source.
+    Source = str
+
 __all__ = [
-    "DATA_GROUPS", "EpisodeShape", "EpisodeStream", "Tokenization", "as_group", "build",
+    "DATA_GROUPS", "EpisodeShape", "EpisodeStream", "Source", "Tokenization", "as_group", "build",
     "flat_names", "flatten", "group_kwargs", "grouped_errors", "plain", "plain_hparams",
 ]  # fmt: skip
 

@@ -20,12 +20,13 @@ from lightning_meta.data.config import (
     DATA_GROUPS,
     EpisodeShape,
     EpisodeStream,
+    Source,
     Tokenization,
     as_group,
     grouped_errors,
     plain_hparams,
 )
-from lightning_meta.data.in_memory import Table, describe_tables
+from lightning_meta.data.in_memory import describe_tables
 from lightning_meta.data.sampler import EpisodeSampler, eligible_classes
 from lightning_meta.data.sources import SourceSpec
 from lightning_meta.data.splits import SPLITS, SplitPlan, make_splits
@@ -44,7 +45,7 @@ class EpisodicDataModule(TaskDataModule):
 
     def __init__(
         self,
-        source: str | Table = "wordnet",
+        source: Source = "wordnet",
         data_files: list[str] | None = None,
         text_column: str = "text",
         label_column: str = "label",

@@ -33,6 +33,7 @@ import numpy as np
 from lightning_meta.data.config import (
     EpisodeShape,
     EpisodeStream,
+    Source,
     Tokenization,
     as_group,
     grouped_errors,
@@ -40,7 +41,7 @@ from lightning_meta.data.config import (
 )
 from lightning_meta.data.datamodule import EpisodicDataModule
 from lightning_meta.data.episode import Episode
-from lightning_meta.data.in_memory import Table, describe_tables
+from lightning_meta.data.in_memory import describe_tables
 from lightning_meta.data.smlmt import (
     GROUPS,
     SMLMT_SHAPE,
@@ -63,7 +64,7 @@ Mixing = Literal["fixed", "proportional", "temperature"]
 class LabelledSource:
     """One labelled task family (fields as in :class:`EpisodicDataModule`)."""
 
-    source: str | Table = "wordnet"
+    source: Source = "wordnet"
     """Built-in corpus, ``files`` (with data_files), a file path, a hub name, or (from Python)
     a ``pandas.DataFrame`` / ``datasets.Dataset``."""
     data_files: tuple[str, ...] = ()

@@ -27,12 +27,13 @@ from typing import Any
 from lightning_meta.data.config import (
     EpisodeShape,
     EpisodeStream,
+    Source,
     Tokenization,
     as_group,
     grouped_errors,
     plain_hparams,
 )
-from lightning_meta.data.in_memory import Table, describe_tables, is_table
+from lightning_meta.data.in_memory import describe_tables, is_table
 from lightning_meta.data.rawtext import TextUnit, load_raw_texts
 from lightning_meta.data.smlmt_index import (
     SMLMTIndex,
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 class SMLMTText:
     """Where SMLMT text comes from and which words may be masked."""
 
-    texts: tuple[str | Table, ...] = ("wordnet",)
+    texts: tuple[Source, ...] = ("wordnet",)
     """Raw-text sources: ``wordnet``, ``fortunes``, text files/directories/globs, table files
     or labelled sources (their ``text_column``); from Python also a ``pandas.DataFrame`` or
     ``datasets.Dataset``."""

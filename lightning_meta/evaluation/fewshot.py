@@ -126,11 +126,15 @@ class FewShotClassifier:
         )  # fmt: skip
         if loaded.fitted is not None:
             classes, tensors = loaded.fitted
-            clf.classes_ = classes
-            clf.adapted_ = {k[8:]: v for k, v in tensors.items() if k.startswith("adapted.")}
-            clf.head_ = {k[5:]: v for k, v in tensors.items() if k.startswith("head.")}
-            clf.adapted_ = {k: v.to(clf.device) for k, v in clf.adapted_.items()}
-            clf.head_ = {k: v.to(clf.device) for k, v in clf.head_.items()}
+
+            def part(prefix: str) -> dict[str, Tensor]:
+                return {
+                    k.removeprefix(prefix): v.to(clf.device)
+                    for k, v in tensors.items()
+                    if k.startswith(prefix)
+                }
+
+            clf.classes_, clf.adapted_, clf.head_ = classes, part("adapted."), part("head.")
         return clf
 
     @classmethod
@@ -144,7 +148,11 @@ class FewShotClassifier:
 
     # ---- fitting -----------------------------------------------------------------------
     def fit(self, texts: Any, labels: Any) -> FewShotClassifier:
-        """Adapt to labelled examples (two or more classes, any counts); returns ``self``."""
+        """Adapt to labelled examples (two or more classes, any counts); returns ``self``.
+
+        The labelled set is one batch, as a support set is in meta-training (full-batch inner
+        SGD): it is meant for few-shot sizes (tens to hundreds of texts), not for thousands.
+        """
         texts = check_texts(texts)
         ys = check_labels(labels, len(texts))
         blank = next((i for i, t in enumerate(texts) if not t.strip()), None)

@@ -81,9 +81,12 @@ def test_fingerprint_changes_with_content() -> None:
 def test_builtin_corpora() -> None:
     if not Path("/usr/share/wordnet/data.noun").exists():
         pytest.skip("needs wordnet-base: sudo apt-get install -y wordnet-base")
-    texts, report = load_raw_texts(["wordnet"])
+    texts, report = load_raw_texts(["wordnet"], heldout={})  # every class (opt-out)
     assert len(texts) > 150_000 and report.per_source["wordnet"] > 160_000
     assert "She powdered her nose" in set(texts)
+    train_only, report = load_raw_texts(["wordnet"])  # default: the 25 train classes only
+    assert 100_000 < len(train_only) < len(texts) and set(train_only) <= set(texts)
     if Path("/usr/share/games/fortunes").exists():
-        fort, _ = load_raw_texts(["fortunes"])
+        fort, _ = load_raw_texts(["fortunes"], heldout={})
         assert len(fort) > 10_000
+        assert len(load_raw_texts(["fortunes"])[0]) < len(fort)

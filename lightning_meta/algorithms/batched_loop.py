@@ -22,7 +22,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from lightning_meta.algorithms.inner_loop import LR, Order, _leaf, _number, _reattach, _trainable
-from lightning_meta.models.classifier import HEAD_BIAS, HEAD_WEIGHT, EpisodicClassifier
+from lightning_meta.models.classifier import HEAD_BIAS, HEAD_WEIGHT, EpisodicClassifier, head_logits
 
 __all__ = ["BatchedAdapted", "BatchedFeatures", "batched_ce", "batched_inner_loop", "batched_logits"]
 
@@ -49,26 +49,20 @@ class BatchedAdapted:
 
 
 def batched_logits(h: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    """(E, B, H) embeddings, (E, N, H) / (E, N) heads -> (E, B, N) logits."""
-    return h @ weight.transpose(1, 2) + bias.unsqueeze(1)
+    """(E, B, H) embeddings, (E, N, H) / (E, N) heads -> (E, B, N) logits (``head_logits``
+    per episode: the same kernels, and rounding, as one episode alone)."""
+    return torch.stack([head_logits(*a) for a in zip(h.unbind(0), weight.unbind(0), bias.unbind(0))])
 
 
 def batched_ce(logits: Tensor, labels: Tensor) -> Tensor:
     """(E, B, N) logits, (E, B) labels -> (E,) per-episode mean cross-entropy."""
-    E, B, N = logits.shape
-    return F.cross_entropy(logits.reshape(E * B, N), labels.reshape(-1), reduction="none").view(
-        E, B
-    ).mean(1)
+    return torch.stack([F.cross_entropy(x, y) for x, y in zip(logits.unbind(0), labels.unbind(0))])
 
 
 def _init_head(model: EpisodicClassifier, h: Tensor, labels: Tensor, n_way: int) -> tuple[Tensor, Tensor]:
     """Per-episode heads from (E, B, H) support embeddings (``EpisodicClassifier.init_head``)."""
-    if model.head_init == "prototype":
-        onehot = F.one_hot(labels, n_way).to(h.dtype)  # (E, B, N)
-        protos = onehot.transpose(1, 2) @ h / onehot.sum(1).clamp(min=1.0).unsqueeze(2)  # (E, N, H)
-        return 2.0 * protos, -(protos * protos).sum(2)
-    E, _, H = h.shape
-    return h.new_zeros(E, n_way, H), h.new_zeros(E, n_way)
+    heads = [model.init_head(he, le, n_way) for he, le in zip(h.unbind(0), labels.unbind(0))]
+    return torch.stack([w for w, _ in heads]), torch.stack([b for _, b in heads])
 
 
 def _support_grads(

@@ -12,8 +12,10 @@ linear map is then one batched matmul. The result equals the module's own forwar
 padded rows (tests check it against ``functional_call`` of the Hugging Face layer), for the
 BERT-like layers :func:`packable` accepts; everything else keeps the padded path.
 
-Attention is the eager formula (matmul, softmax, matmul), so double backward (second-order
-MAML) works on CPU, where the fused SDPA kernel has none.
+Every op is the one the module's own forward runs (``F.linear`` per episode, fused layer
+norms, the SDPA kernel when the layer is an SDPA one, else the eager formula, which second-order
+MAML needs: :func:`~lightning_meta.models.encoder.ensure_eager` switches the layers first), so
+results differ from the padded path only by the summation order of a few reductions.
 """
 
 from __future__ import annotations
@@ -155,11 +157,23 @@ def _get(layer: nn.Module, params: Mapping[str, Tensor], name: str) -> Tensor:
     return params[name] if name in params else layer.get_parameter(name)
 
 
+def _per_episode(x: Tensor, *tensors: Tensor, dims: tuple[int, ...]) -> list[tuple[Tensor, ...]]:
+    """Split (E, ...) ``x`` and each tensor (per-episode when it has ``dims[i] + 1`` dims,
+    else shared) into one argument tuple per episode."""
+    E = x.shape[0]
+    parts = [t.unbind(0) if t.dim() == d + 1 else [t] * E for t, d in zip(tensors, dims, strict=True)]
+    return list(zip(x.unbind(0), *parts, strict=True))
+
+
 def _linear(layer: nn.Module, params: Mapping[str, Tensor], name: str, x: Tensor) -> Tensor:
-    """(E, n, in) -> (E, n, out) with a shared (out, in) or per-episode (E, out, in) weight."""
+    """(E, n, in) -> (E, n, out) with a shared (out, in) or per-episode (E, out, in) weight.
+
+    Each episode is one ``F.linear`` (addmm, as ``nn.Linear``), so every token gets the very
+    kernel, and the rounding, of the module's own forward."""
     w, b = _get(layer, params, f"{name}.weight"), _get(layer, params, f"{name}.bias")
-    y = torch.matmul(x, w.transpose(-1, -2))  # one mm when shared, bmm when per-episode
-    return y + (b.unsqueeze(-2) if b.dim() == 2 else b)
+    if w.dim() == 2 and b.dim() == 1:
+        return F.linear(x, w, b)
+    return torch.stack([F.linear(*a) for a in _per_episode(x, w, b, dims=(2, 1))])
 
 
 def _norm(layer: nn.Module, params: Mapping[str, Tensor], name: str, x: Tensor) -> Tensor:
@@ -167,8 +181,15 @@ def _norm(layer: nn.Module, params: Mapping[str, Tensor], name: str, x: Tensor) 
     w, b = _get(layer, params, f"{name}.weight"), _get(layer, params, f"{name}.bias")
     if w.dim() == 1 and b.dim() == 1:
         return F.layer_norm(x, (x.shape[-1],), w, b, eps)
-    y = F.layer_norm(x, (x.shape[-1],), None, None, eps)
-    return y * (w.unsqueeze(-2) if w.dim() == 2 else w) + (b.unsqueeze(-2) if b.dim() == 2 else b)
+    return torch.stack(
+        [F.layer_norm(xe, (x.shape[-1],), we, be, eps)
+         for xe, we, be in _per_episode(x, w, b, dims=(1, 1))]
+    )  # fmt: skip
+
+
+def _sdpa(attn: nn.Module) -> bool:
+    """The layer uses the fused SDPA kernel (``Bert*SdpaSelfAttention``): use it too."""
+    return "Sdpa" in type(attn).__name__
 
 
 def packed_layer(
@@ -189,8 +210,11 @@ def packed_layer(
         return rows.view(E * R, T, heads, d).transpose(1, 2)
 
     q, k, v = heads_of("query"), heads_of("key"), heads_of("value")
-    scores = q @ k.transpose(-1, -2) / math.sqrt(d) + ext  # (E*R, heads, T, T)
-    ctx = torch.softmax(scores, dim=-1) @ v  # (E*R, heads, T, d)
+    if _sdpa(attn):
+        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=ext)  # (E*R, heads, T, d)
+    else:
+        scores = q @ k.transpose(-1, -2) / math.sqrt(d) + ext  # (E*R, heads, T, T)
+        ctx = torch.softmax(scores, dim=-1) @ v  # (E*R, heads, T, d)
     ctx = packing.to_packed(ctx.transpose(1, 2).reshape(E, R, T, heads * d))  # (E, n, A)
     a = _norm(layer, params, "attention.output.LayerNorm",
               _linear(layer, params, "attention.output.dense", ctx) + x)  # fmt: skip

@@ -31,7 +31,7 @@ def check_eval_space(params: Sequence[Param]) -> None:
         if not p.path.startswith(MODEL_PREFIX) or p.path.endswith(".backbone"):
             raise ConfigError(
                 f"space: {p.path}: --eval-only tunes the model's test-time adaptation settings "
-                f"only; use {MODEL_PREFIX}<setting> keys (e.g. {MODEL_PREFIX}inner_lr)"
+                f"only; use {MODEL_PREFIX}<setting> keys (inner steps, inner lr, adapt set)"
             )
 
 

@@ -48,8 +48,8 @@ class TuneOptions:
     timeout: float | None = None
     eval_only: bool = False
     model: str | None = None  # eval-only: export directory or encoder (default: the backbone)
-    val_episodes: int | None = None  # eval-only: default data.init_args.val_episodes
-    test_episodes: int | None = None  # default data.init_args.test_episodes
+    val_episodes: int | None = None  # eval-only search + held-out table (default: the data's)
+    test_episodes: int | None = None  # held-out table (default: the data's test_episodes)
     score_test: bool = True
     default_trial: bool = True
     command: str = ""

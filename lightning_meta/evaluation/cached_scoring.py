@@ -82,13 +82,15 @@ def cache_plan(module: Any) -> EvaluationPlan | None:
     return plan
 
 
-def _groups(episodes: Sequence[Episode], chunk: range, size: int) -> list[list[int]]:
-    """Consecutive runs of same-shape episodes, at most ``size`` each."""
+def _groups(episodes: Sequence[Episode], chunk: range, size: int, by_length: bool) -> list[list[int]]:
+    """Consecutive runs of same-shape episodes (and padded length ``T`` when ``by_length``),
+    at most ``size`` each."""
     out: list[list[int]] = []
     key = None
     for i in chunk:
         ep = episodes[i]
-        k = (ep.n_way, len(ep.support), len(ep.query))
+        T = int(ep.support.input_ids.shape[1]) if by_length else 0
+        k = (ep.n_way, len(ep.support), len(ep.query), T)
         if out and k == key and len(out[-1]) < size:
             out[-1].append(i)
         else:
@@ -139,14 +141,15 @@ def cached_outputs(
             return [o for o in outs if o is not None]
         cut = int(model.cache_start)
         top = cut < len(encoder.get_submodule("encoder.layer"))
-        storage = torch.bfloat16 if cache.storage == "bfloat16" else param.dtype
+        storage = cache.storage_dtype(encoder)
         per_token = int(encoder.config.hidden_size) * torch.empty((), dtype=storage).element_size()
         chunks = index.chunks(per_token, cache.max_bytes) if top else [range(n)]
         for chunk in chunks:
             states = cache.states(encoder, fps, cut, chunk, note) if top else None
             below = (cut, states) if states is not None else None
             pooled = cache.pooled(encoder, fps, model.pooling, index.texts_of(chunk), below)
-            for group in _groups(cache.episodes, chunk, episodes_per_batch):
+            by_length = cache.match_padding
+            for group in _groups(cache.episodes, chunk, episodes_per_batch, by_length):
                 eps = [cache.episodes[i].to(param.device) for i in group]
                 tids = {
                     s: torch.stack([getattr(index, s)[i] for i in group]).to(param.device)
@@ -155,7 +158,8 @@ def cached_outputs(
                 if states is None:
                     feats: Any = PooledFeatures({s: pooled[t] for s, t in tids.items()})
                 else:
-                    packings = {s: Packing.from_lengths(index.lengths.to(param.device)[t])
+                    pad = int(eps[0].support.input_ids.shape[1]) if by_length else None
+                    packings = {s: Packing.from_lengths(index.lengths.to(param.device)[t], pad)
                                 for s, t in tids.items()}  # fmt: skip
                     hidden = {s: states.gather(t, packings[s], param.dtype) for s, t in tids.items()}
                     feats = PackedFeatures(encoder, cut, hidden, packings, model.pooling)  # type: ignore[arg-type]

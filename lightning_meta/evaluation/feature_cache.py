@@ -37,8 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from lightning_meta.data.episode import Episode
-from lightning_meta.models.features import TopFeatures, pool
-from lightning_meta.models.packed import Packing, packed_layer, additive_mask
+from lightning_meta.models.packed import Packing, additive_mask, packed_bottom, packed_layer
 
 __all__ = ["DEFAULT_MAX_BYTES", "FeatureCache", "Storage", "TextIndex", "TokenStates", "trunk_fingerprints"]
 
@@ -50,34 +49,42 @@ Note = Callable[[str], None]
 
 @dataclass
 class TextIndex:
-    """The unique texts of a list of episodes; every row of every episode -> its text id."""
+    """The unique texts of a list of episodes; every row of every episode -> its entry id.
 
-    tokens: list[Tensor]  # (L_u,) real token ids of text u
-    lengths: Tensor  # (U,) long
-    support: list[Tensor]  # per episode, (Ns,) text ids
+    With ``match_padding`` an entry is a text AT the padded length ``T`` of the episode that
+    holds it (attention reductions depend on ``T`` in their last bits: the cached states then
+    equal the per-episode bottom's exactly); without, one entry per text (``pad`` 0)."""
+
+    tokens: list[Tensor]  # (L_u,) real token ids of entry u
+    lengths: Tensor  # (U,) long, real tokens
+    pad: Tensor  # (U,) long, the padded length attention sees (0: the text's own length)
+    support: list[Tensor]  # per episode, (Ns,) entry ids
     query: list[Tensor]  # per episode, (Nq,)
 
     @classmethod
-    def build(cls, episodes: Sequence[Episode]) -> TextIndex:
-        ids: dict[bytes, int] = {}
+    def build(cls, episodes: Sequence[Episode], match_padding: bool = True) -> TextIndex:
+        ids: dict[tuple[bytes, int], int] = {}
         tokens: list[Tensor] = []
+        pads: list[int] = []
         per_split: dict[str, list[Tensor]] = {"support": [], "query": []}
         for ep in episodes:
             for split in ("support", "query"):
                 batch = getattr(ep, split)
                 rows = batch.input_ids.cpu()
-                lengths = batch.attention_mask.sum(1).cpu().tolist()
+                pad = int(rows.shape[1]) if match_padding else 0
                 tids = []
-                for r, n in enumerate(lengths):
+                for r, n in enumerate(batch.attention_mask.sum(1).cpu().tolist()):
                     row = rows[r, :n]
-                    key = row.numpy().tobytes()
+                    key = (row.numpy().tobytes(), pad)
                     if key not in ids:
                         ids[key] = len(tokens)
                         tokens.append(row.clone())
+                        pads.append(pad)
                     tids.append(ids[key])
                 per_split[split].append(torch.tensor(tids, dtype=torch.long))
-        lengths_t = torch.tensor([len(t) for t in tokens], dtype=torch.long)
-        return cls(tokens, lengths_t, per_split["support"], per_split["query"])
+        lengths = torch.tensor([len(t) for t in tokens], dtype=torch.long)
+        pad_t = torch.tensor(pads, dtype=torch.long)
+        return cls(tokens, lengths, pad_t, per_split["support"], per_split["query"])
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -155,17 +162,21 @@ def trunk_fingerprints(encoder: nn.Module) -> list[str]:
     return out
 
 
-def _batches(texts: Tensor, lengths: Tensor, batch_tokens: int) -> list[Tensor]:
-    """Texts sorted by length, cut into batches of at most ``batch_tokens`` padded slots."""
-    order = texts[torch.argsort(lengths[texts], stable=True)].tolist()
-    sizes = lengths.tolist()
+def _batches(texts: Tensor, index: TextIndex, batch_tokens: int) -> list[Tensor]:
+    """Entries grouped by padded length and sorted by real length, cut into batches of at most
+    ``batch_tokens`` real tokens (attention sees each batch's one padded length)."""
+    key = index.pad[texts] * (int(index.lengths.max()) + 1) + index.lengths[texts]
+    order = texts[torch.argsort(key, stable=True)].tolist()
+    sizes, pads = index.lengths.tolist(), index.pad.tolist()
     out: list[Tensor] = []
     cur: list[int] = []
-    for t in order:  # ascending lengths: the newest text is the longest of its batch
-        if cur and (len(cur) + 1) * sizes[t] > batch_tokens:
+    tokens = 0
+    for t in order:
+        if cur and (tokens + sizes[t] > batch_tokens or pads[t] != pads[cur[0]]):
             out.append(torch.tensor(cur, dtype=torch.long))
-            cur = []
+            cur, tokens = [], 0
         cur.append(t)
+        tokens += sizes[t]
     if cur:
         out.append(torch.tensor(cur, dtype=torch.long))
     return out
@@ -181,26 +192,33 @@ class FeatureCache:
         storage: Storage = "model",
         max_bytes: int = DEFAULT_MAX_BYTES,
         batch_tokens: int = 8192,
+        match_padding: bool = True,
     ) -> None:
         if storage not in ("model", "bfloat16"):
             raise ValueError(f"storage: '{storage}' is not model or bfloat16")
         self.episodes = list(episodes)
-        self.index = TextIndex.build(self.episodes)
+        self.match_padding = match_padding
+        self.index = TextIndex.build(self.episodes, match_padding)
         self.storage: Storage = storage
         self.max_bytes = int(max_bytes)
         self.batch_tokens = int(batch_tokens)
         self._states: OrderedDict[tuple[str, int, int], TokenStates] = OrderedDict()
         self._pooled: dict[tuple[str, str, str], tuple[Tensor, Tensor]] = {}  # values, filled (U,)
 
-    def _ids(self, texts: Tensor, device: torch.device) -> tuple[Tensor, Tensor]:
-        """(B, T) right-padded token ids and attention mask of ``texts``."""
-        rows = [self.index.tokens[int(t)] for t in texts]
+    def storage_dtype(self, encoder: nn.Module) -> torch.dtype:
+        return torch.bfloat16 if self.storage == "bfloat16" else next(encoder.parameters()).dtype
+
+    def _bottom(self, encoder: nn.Module, cut: int, batch: Tensor) -> tuple[Tensor, Packing]:
+        """Packed (1, n, H) states at ``cut`` of the entries ``batch`` (one padded length)."""
+        device = next(encoder.parameters()).device
+        rows = [self.index.tokens[int(t)] for t in batch]
         T = max(len(r) for r in rows)
         ids = torch.zeros(len(rows), T, dtype=torch.long)
         for i, r in enumerate(rows):
             ids[i, : len(r)] = r
-        mask = (torch.arange(T) < torch.tensor([len(r) for r in rows])[:, None]).long()
-        return ids.to(device), mask.to(device)
+        mask = (torch.arange(T) < self.index.lengths[batch][:, None]).long()
+        pad = int(self.index.pad[batch[0]]) or None
+        return packed_bottom(encoder, cut, ids.to(device), mask.to(device), pad_to=pad)
 
     def states(
         self, encoder: nn.Module, fps: list[str], cut: int, chunk: range, note: Note | None = None
@@ -212,8 +230,7 @@ class FeatureCache:
             return self._states[key]
         texts = self.index.texts_of(chunk)
         device = next(encoder.parameters()).device
-        param = next(encoder.parameters())
-        dtype = torch.bfloat16 if self.storage == "bfloat16" else param.dtype
+        dtype = self.storage_dtype(encoder)
         total = int(self.index.lengths[texts].sum())
         hidden = int(getattr(encoder.config, "hidden_size"))  # noqa: B009
         need = total * hidden * torch.empty((), dtype=dtype).element_size()
@@ -225,14 +242,12 @@ class FeatureCache:
         start = torch.full((len(self.index),), -1, dtype=torch.long)
         offset = 0
         with torch.no_grad():
-            for batch in _batches(texts, self.index.lengths, self.batch_tokens):
-                ids, mask = self._ids(batch, device)
-                h, _ = TopFeatures._bottom(encoder, cut, ids, mask)  # (B, T, H)
-                lengths = mask.sum(1).cpu()
+            for batch in _batches(texts, self.index, self.batch_tokens):
+                x, packing = self._bottom(encoder, cut, batch)  # (1, n, H), rows in order
+                lengths = self.index.lengths[batch]
                 start[batch] = offset + torch.cumsum(lengths, 0) - lengths
-                real = h[mask.bool()]  # (tokens, H), row by row
-                states[offset : offset + len(real)] = real.to(dtype)
-                offset += len(real)
+                states[offset : offset + x.shape[1]] = x[0].to(dtype)
+                offset += x.shape[1]
         entry = TokenStates(states, start)
         self._states[key] = entry
         return entry
@@ -258,21 +273,18 @@ class FeatureCache:
             self._pooled[key] = (values, torch.zeros(len(self.index), dtype=torch.bool))
         values, filled = self._pooled[key]
         todo = texts[~filled[texts]]
-        if len(todo) == 0:
-            return values
         with torch.no_grad():
-            for batch in _batches(todo, self.index.lengths, self.batch_tokens):
+            for batch in _batches(todo, self.index, self.batch_tokens):
                 if below is None:
-                    ids, mask = self._ids(batch, param.device)
-                    h, _ = TopFeatures._bottom(encoder, len(layers), ids, mask)  # (B, T, H)
-                    values[batch.to(param.device)] = pool(h, mask, pooling)
-                    continue
-                cut, states = below
-                packing = Packing.from_lengths(self.index.lengths[batch][None].to(param.device))
-                x = states.gather(batch[None], packing, param.dtype)  # (1, n, H)
-                ext = additive_mask(packing, x.dtype)
-                for layer in layers[cut:]:
-                    x = packed_layer(layer, {}, x, packing, ext)
+                    x, packing = self._bottom(encoder, len(layers), batch)
+                else:
+                    cut, states = below
+                    pad = int(self.index.pad[batch[0]]) or None
+                    packing = Packing.from_lengths(self.index.lengths[batch][None].to(param.device), pad)
+                    x = states.gather(batch[None], packing, param.dtype)  # (1, n, H)
+                    ext = additive_mask(packing, x.dtype)
+                    for layer in layers[cut:]:
+                        x = packed_layer(layer, {}, x, packing, ext)
                 values[batch.to(param.device)] = packing.pool(x, pooling)[0]
         filled[todo] = True
         return values

@@ -60,11 +60,13 @@ class Packing:
     T: int  # longest row
 
     @classmethod
-    def from_lengths(cls, lengths: Tensor) -> Packing:
-        """``lengths`` (E, R): real tokens of every row (right-padded rows)."""
+    def from_lengths(cls, lengths: Tensor, pad_to: int | None = None) -> Packing:
+        """``lengths`` (E, R): real tokens of every row (right-padded rows). ``pad_to``: the
+        row length attention sees (default the longest row): a padded batch's own ``T``
+        reproduces that batch's attention reductions exactly."""
         lengths = lengths.long()
         E, R = lengths.shape
-        T, n = int(lengths.max()), int(lengths.sum(1).max())
+        T, n = max(int(lengths.max()), pad_to or 0), int(lengths.sum(1).max())
         starts = lengths.cumsum(1) - lengths  # (E, R)
         t = torch.arange(T, device=lengths.device)
         mask = t < lengths[..., None]  # (E, R, T)
@@ -230,12 +232,19 @@ def additive_mask(packing: Packing, dtype: torch.dtype) -> Tensor:
 
 
 def packed_bottom(
-    encoder: nn.Module, start: int, input_ids: Tensor, attention_mask: Tensor
+    encoder: nn.Module,
+    start: int,
+    input_ids: Tensor,
+    attention_mask: Tensor,
+    pad_to: int | None = None,
 ) -> tuple[Tensor, Packing]:
     """Embeddings and layers ``0..start-1`` (the module's own parameters) over right-padded
-    rows ``(B, T)``, packed as one episode: ((1, n, H) token states, its :class:`Packing`)."""
-    packing = Packing.from_lengths(attention_mask.sum(1, keepdim=True).T)  # (1, B)
+    rows ``(B, T)``, packed as one episode: ((1, n, H) token states, its :class:`Packing`);
+    ``pad_to``: see :meth:`Packing.from_lengths`."""
+    packing = Packing.from_lengths(attention_mask.sum(1, keepdim=True).T, pad_to)  # (1, B)
     ids = input_ids[:, : packing.T]
+    if ids.shape[1] < packing.T:
+        ids = F.pad(ids, (0, packing.T - ids.shape[1]))
     hidden = encoder.embeddings(input_ids=ids)  # type: ignore[operator]  # (B, T, E)
     project = getattr(encoder, "embeddings_project", None)  # ELECTRA: E -> H
     if project is not None:

@@ -62,6 +62,10 @@ def _describe(message: str, key: str) -> tuple[str, str, str]:
             f"expected {kind}, got {m.group(2)!r}",
             f"set it to {article} {kind} value in the config",
         )
+    m = re.match(r"Group ['\"]([^'\"]+)['\"] does not accept option ['\"]([^'\"]+)['\"]", message)
+    if m:  # an unknown field inside an argument group (model.init_args.inner.stpes)
+        field = ".".join(p for p in (key, m.group(1), m.group(2)) if p)
+        return field, "unknown option", f"remove it or fix its spelling ({HELP})"
     m = re.match(r"(?:Option|Key) ['\"]([^'\"]+)['\"] is not (?:accepted|expected)", message)
     if m:
         field = f"{key}.{m.group(1)}" if key else m.group(1)

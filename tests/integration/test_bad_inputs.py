@@ -101,7 +101,7 @@ CASES: dict[str, tuple[Callable[[Config, Path], None], str]] = {
         "model.init_args.encoder.pooling",
     ),
     "literal_on_nonfinite": (
-        setting("model.init_args.nonfinite.action", "ignore"),
+        setting("model.init_args.nonfinite", {"action": "ignore"}),
         "model.init_args.nonfinite.action",
     ),
     "unknown_option": (setting("model.init_args.inner_stpes", 2), "model.init_args.inner_stpes"),

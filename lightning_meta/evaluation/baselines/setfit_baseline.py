@@ -15,6 +15,8 @@ from __future__ import annotations
 import copy
 import logging
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -30,6 +32,24 @@ from lightning_meta.evaluation.baselines.text import (
 from lightning_meta.resolve import resolve_pretrained
 
 __all__ = ["SetFitBaseline"]
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """No per-episode progress bars from datasets/transformers (restored afterwards)."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    bars = datasets.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if bars[0]:
+            datasets.enable_progress_bars()
+        if bars[1]:
+            hf_logging.enable_progress_bar()
 
 
 class SetFitBaseline:
@@ -63,7 +83,11 @@ class SetFitBaseline:
         logging.getLogger("setfit").setLevel(logging.WARNING)
         self.base: Any = SetFitModel.from_pretrained(path, device=device)
         self.tokenizer = load_tokenizer(tokenizer)
-        self.num_iterations, self.num_epochs, self.batch_size = num_iterations, num_epochs, batch_size
+        self.num_iterations, self.num_epochs, self.batch_size = (
+            num_iterations,
+            num_epochs,
+            batch_size,
+        )
         self.body_learning_rate, self.seed = body_learning_rate, seed
 
     @property
@@ -84,10 +108,11 @@ class SetFitBaseline:
                 output_dir=tmp, batch_size=self.batch_size, num_epochs=self.num_epochs,
                 num_iterations=self.num_iterations, body_learning_rate=self.body_learning_rate,
                 seed=self.seed, report_to="none", show_progress_bar=False, save_strategy="no",
-                logging_strategy="no",
+                logging_strategy="no", logging_first_step=False,
             )  # fmt: skip
             data = Dataset.from_dict({"text": texts, "label": labels})
-            Trainer(model=model, args=args, train_dataset=data).train()
+            with _quiet():
+                Trainer(model=model, args=args, train_dataset=data).train()
         return model
 
     def evaluate_episode(self, episode: Episode) -> TaskOutput:

@@ -26,6 +26,10 @@ __all__ = [
 ]  # fmt: skip
 
 
+def _first_line(doc: str | None) -> str | None:
+    return doc.split("\n")[0] if doc else None
+
+
 def _print(lines: Iterable[str]) -> int:
     for line in lines:
         print(line, flush=True)
@@ -33,7 +37,7 @@ def _print(lines: Iterable[str]) -> int:
 
 
 def data_main(argv: list[str]) -> int:
-    p = tool_parser("bench data", data.__doc__)
+    p = tool_parser("bench data", data.__doc__, config=True)
     p.add_argument("--source", type=str, default="wordnet")
     p.add_argument("--n-way", type=int, default=5)
     p.add_argument("--k-shot", type=int, default=5)
@@ -46,7 +50,7 @@ def data_main(argv: list[str]) -> int:
 
 
 def smlmt_data_main(argv: list[str]) -> int:
-    p = tool_parser("bench data --smlmt", smlmt.__doc__)
+    p = tool_parser("bench data --smlmt", smlmt.__doc__, config=True)
     p.add_argument("--smlmt", action="store_true", help="(accepted; selects this benchmark)")
     p.add_argument("--texts", type=str, nargs="+", default=["wordnet"], help="raw-text sources")
     p.add_argument("--n-way", type=int, default=5)
@@ -62,7 +66,7 @@ def smlmt_data_main(argv: list[str]) -> int:
 
 
 def parse_speed(argv: list[str]) -> tuple[speed.SpeedConfig, list[str]]:
-    p = tool_parser("bench speed", speed.__doc__.split("\n")[0] if speed.__doc__ else None)
+    p = tool_parser("bench speed", _first_line(speed.__doc__), config=True)
     p.add_argument("--model", type=str, default="minilm", help="alias, local directory or hub name")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="1 warm-up, 3 repeats")
     p.add_argument("--repeats", type=int, default=None, help="default 7 (3 with --quick)")
@@ -91,7 +95,7 @@ def speed_main(argv: list[str]) -> int:
 
 
 def parse_memory(argv: list[str]) -> memory.MemoryConfig:
-    p = tool_parser("bench memory", memory.__doc__.split("\n")[0] if memory.__doc__ else None)
+    p = tool_parser("bench memory", _first_line(memory.__doc__), config=True)
     p.add_argument("--model", type=str, default="minilm", help="alias, local directory, hub name or 'tiny'")  # fmt: skip
     p.add_argument("--adapt", type=str, default="all", help="what the inner loop adapts (default: all)")  # fmt: skip
     p.add_argument("--head-init", type=str, choices=["zero", "prototype"], default="zero")
@@ -115,8 +119,7 @@ def memory_main(argv: list[str]) -> int:
 
 def parse_throughput(argv: list[str]) -> throughput.ThroughputConfig:
     """The config; ``--threads`` sets torch's CPU threads for the rest of the process."""
-    doc = throughput.__doc__.split("\n")[0] if throughput.__doc__ else None
-    p = tool_parser("bench throughput", doc)
+    p = tool_parser("bench throughput", _first_line(throughput.__doc__), config=True)
     p.add_argument("--model", type=str, default="minilm", help="alias, local directory, hub name or 'tiny'")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="1 warm-up, 1 timed meta-step")
     p.add_argument("--repeats", type=int, default=3)

@@ -28,7 +28,7 @@ def _first_line(doc: str | None) -> str | None:
 
 
 def accuracy_main(argv: list[str]) -> int:
-    p = tool_parser("bench accuracy", _first_line(accuracy.__doc__))
+    p = tool_parser("bench accuracy", _first_line(accuracy.__doc__), config=True)
     default = accuracy.DEFAULT_SUITE
     p.add_argument("--suite", type=str, default=default, help=f"suite YAML (default {default})")
     p.add_argument("--quick", action="store_true", help="apply the suite's `quick` overrides")
@@ -54,7 +54,7 @@ def accuracy_main(argv: list[str]) -> int:
 
 
 def paired_main(argv: list[str]) -> int:
-    p = tool_parser("bench paired", _first_line(paired.__doc__))
+    p = tool_parser("bench paired", _first_line(paired.__doc__), config=True)
     p.add_argument("episodes_csv", type=str, help="episodes.csv of bench accuracy or bench compare")
     p.add_argument("--baseline", type=str, default=None, help="method to subtract (default: the first)")  # fmt: skip
     p.add_argument("--metric", type=str, nargs="+", default=["acc", "f1"], choices=["acc", "f1"])
@@ -73,7 +73,7 @@ def paired_main(argv: list[str]) -> int:
 
 def compare_parser() -> ArgumentParser:
     d = ADAPTATION_DEFAULTS
-    p = tool_parser("bench compare", smlmt_compare.__doc__)
+    p = tool_parser("bench compare", smlmt_compare.__doc__, config=True)
     p.add_argument("--model", type=str, action="append", required=True, metavar="NAME=DIR",
                    help="encoder to score: an exported directory or 'minilm'; repeatable")  # fmt: skip
     p.add_argument("--episodes", type=int, default=1000, help="fixed test episodes per target")

@@ -21,7 +21,9 @@ from lightning_meta.errors import ConfigError
 
 def build_parser() -> ArgumentParser:
     p = tool_parser(
-        "data describe", "Load a source, clean it, and print its classes with example counts."
+        "data describe",
+        "Load a source, clean it, and print its classes with example counts.",
+        config=True,
     )
     p.add_argument(
         "source", type=str,

@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM ?= false
 export HF_HUB_DISABLE_TELEMETRY := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-slow bench lint clean
+.PHONY: help install train test test-slow bench lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -53,6 +53,10 @@ lint: install ## ruff + mypy
 	$(VENV)/bin/ruff check lightning_meta tests
 	$(VENV)/bin/ruff format --check lightning_meta tests
 	$(VENV)/bin/mypy
+
+format: install ## ruff --fix + ruff format (what `make lint` and the pre-commit hooks check)
+	$(VENV)/bin/ruff check --fix lightning_meta tests
+	$(VENV)/bin/ruff format lightning_meta tests
 
 clean: ## Remove runs, caches and the virtual environment
 	rm -rf runs lightning_logs wandb .pytest_cache .mypy_cache .ruff_cache $(VENV)

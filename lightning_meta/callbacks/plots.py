@@ -247,6 +247,6 @@ class Plots(pl.Callback):
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.train_loss = [tuple(x) for x in state_dict.get("train_loss", [])]  # type: ignore[misc]
-        self.val_acc = [tuple(x) for x in state_dict.get("val_acc", [])]  # type: ignore[misc]
+        self.train_loss = [tuple(x) for x in state_dict.get("train_loss", [])]
+        self.val_acc = [tuple(x) for x in state_dict.get("val_acc", [])]
         self._validations = int(state_dict.get("validations", 0))

@@ -56,7 +56,7 @@ USAGE = (
 
 
 def _load(target: str) -> Callable[[list[str]], int]:
-    return import_object(target, "command")  # type: ignore[no-any-return]
+    return import_object(target, "command")
 
 
 def run_lightning(argv: list[str]) -> int:

@@ -77,7 +77,7 @@ class FixedEpisodes(Dataset[list[Episode]]):
         return [self.provider.episode(self.split, i)]
 
 
-class MetaBatchSampler(DistributedSampler):  # type: ignore[type-arg]
+class MetaBatchSampler(DistributedSampler):
     """Yields global meta-batch numbers for one epoch; already rank-partitioned (see module doc)."""
 
     def __init__(self, owner: TaskDataModule, rank: int, world_size: int):
@@ -95,7 +95,7 @@ class MetaBatchSampler(DistributedSampler):  # type: ignore[type-arg]
         yield from self.owner._next_epoch_range(self.epoch)
 
 
-class _StreamLoader(DataLoader):  # type: ignore[type-arg]
+class _StreamLoader(DataLoader):
     """Train loader that Lightning sees as resumable; its state is the owner's position."""
 
     owner: TaskDataModule

@@ -75,7 +75,7 @@ def sorted_classes(labels: Sequence[Label], field: str = "labels") -> list[Label
     if len(kinds) > 1:
         names = ", ".join(sorted(k.__name__ for k in kinds))
         raise ConfigError(f"{field}: mixes label types ({names}); use one type for all labels")
-    return sorted(set(labels))  # type: ignore[type-var]
+    return sorted(set(labels))
 
 
 def encode(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int]]:

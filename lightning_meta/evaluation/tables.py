@@ -124,7 +124,7 @@ def render_wide(results: list[Result], counts: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
-def plot_results(results: list[Result], title: str = "", path: Path | None = None):  # type: ignore[no-untyped-def]
+def plot_results(results: list[Result], title: str = "", path: Path | None = None):
     """Grouped bars (targets x methods) with 95% CI whiskers, accuracy and macro-F1 panels.
 
     Returns the matplotlib ``Figure`` (no pyplot state is touched); saved as PNG when ``path``.

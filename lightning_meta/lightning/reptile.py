@@ -62,7 +62,7 @@ class Reptile(EpisodicModule):
         self.automatic_optimization = False
         self.gradient_clip_val = gradient_clip_val
 
-    def configure_optimizers(self):  # type: ignore[no-untyped-def]
+    def configure_optimizers(self):
         if self.optimizer_factory is None:
             params = [p for p in self.parameters() if p.requires_grad]
             return torch.optim.AdamW(params, lr=3e-5, weight_decay=0.0)

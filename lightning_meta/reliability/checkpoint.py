@@ -46,7 +46,7 @@ def load_checkpoint_state(path: str | Path, map_location: MapLocation = "cpu") -
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "Detected pickle protocol ..." on garbage input
-            state = torch.load(p, map_location=map_location, weights_only=True)  # type: ignore[arg-type]
+            state = torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         if "Weights only load failed" in str(err) and "global" in str(err).lower():
             raise ConfigError(

@@ -176,7 +176,7 @@ def suggest(trial: optuna.trial.Trial, params: list[Param]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for p in params:
         if p.type == "categorical":
-            values[p.path] = trial.suggest_categorical(p.path, list(p.choices))  # type: ignore[arg-type]
+            values[p.path] = trial.suggest_categorical(p.path, list(p.choices))
         elif p.type == "int":
             values[p.path] = trial.suggest_int(
                 p.path, int(p.low or 0), int(p.high or 0), step=int(p.step or 1), log=p.log

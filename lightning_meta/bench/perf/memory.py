@@ -133,7 +133,7 @@ def meta_step_memory(cfg: MemoryConfig, first_order: bool, steps: int) -> dict[s
     return {"baseline": base, "step": max(peak - base, 0.0)}
 
 
-def _child(cfg: MemoryConfig, first_order: bool, steps: int, queue: mp.Queue) -> None:  # type: ignore[type-arg]
+def _child(cfg: MemoryConfig, first_order: bool, steps: int, queue: mp.Queue) -> None:
     queue.put(meta_step_memory(cfg, first_order, steps))
 
 

@@ -5,6 +5,7 @@ Imports nothing from the algorithm modules, so they can all import it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -40,18 +41,27 @@ def accuracy(logits: Tensor, labels: Tensor) -> float:
     return float((logits.argmax(-1) == labels).float().mean())
 
 
-def make_inner_lrs(model: EpisodicClassifier, inner: InnerLoopConfig) -> nn.ParameterDict:
+def make_inner_lrs(
+    model: EpisodicClassifier, inner: InnerLoopConfig, values: Mapping[str, float] | None = None
+) -> nn.ParameterDict:
     """One inner learning rate per adapted tensor plus the head (Meta-SGD with per-tensor lrs).
 
     Keys are parameter names with '.' replaced by '__' (``lr_key``), e.g. ``head__weight``.
-    Trainable only when ``inner.learn_lr``.
+    Each starts at ``inner.lr``, or at ``values[key]`` (rates meta-learned earlier, e.g. read
+    from an export: every key of this model must be there, and no other). Trainable only when
+    ``inner.learn_lr``.
     """
-    names = [*model.adapted_names, HEAD_WEIGHT, HEAD_BIAS]
+    keys = [lr_key(n) for n in [*model.adapted_names, HEAD_WEIGHT, HEAD_BIAS]]
+    if values is not None and set(values) != set(keys):
+        missing, extra = sorted(set(keys) - set(values)), sorted(set(values) - set(keys))
+        raise ValueError(
+            f"learned_inner_lrs: the rates are for other tensors than this model adapts "
+            f"(missing {missing[:2]}, unexpected {extra[:2]}); evaluate with the adapt setting "
+            f"and backbone the model was meta-trained with"
+        )
+    start = {k: float(inner.lr) if values is None else float(values[k]) for k in keys}
     return nn.ParameterDict(
-        {
-            lr_key(n): nn.Parameter(torch.tensor(float(inner.lr)), requires_grad=inner.learn_lr)
-            for n in names
-        }
+        {k: nn.Parameter(torch.tensor(v), requires_grad=inner.learn_lr) for k, v in start.items()}
     )
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -41,6 +41,7 @@ from lightning_meta.data.config import (
 )
 from lightning_meta.data.datamodule import EpisodicDataModule
 from lightning_meta.data.episode import Episode
+from lightning_meta.data.heldout import STANDARD_SPLITS, ClassSplit
 from lightning_meta.data.in_memory import describe_tables
 from lightning_meta.data.smlmt import (
     GROUPS,
@@ -79,6 +80,24 @@ class LabelledSource:
     """Class-disjoint, example-disjoint, or auto."""
     split_seed: int = 0
     """Seed of the class split."""
+
+
+def labelled_class_splits(labelled: list[LabelledSource]) -> dict[str, ClassSplit]:
+    """The class split of each labelled built-in family (wordnet, fortunes): SMLMT text from the
+    same corpus keeps only those train classes' texts, so the families' validation and test
+    classes stay unseen. Only class-disjoint splits can be honoured this way."""
+    out: dict[str, ClassSplit] = {}
+    for i, s in enumerate(labelled):
+        if not isinstance(s.source, str) or s.source not in STANDARD_SPLITS:
+            continue
+        if s.split_mode == "examples":
+            raise ConfigError(
+                f"labelled.{i}.split_mode: 'examples' splits the texts of {s.source}'s classes, "
+                f"which SMLMT text from {s.source} would then contain; use split_mode: classes "
+                f"(or smlmt.heldout_text: all if {s.source} is no few-shot target)"
+            )
+        out[s.source] = ClassSplit(tuple(s.split_fractions), s.split_seed)  # type: ignore[arg-type]
+    return out
 
 
 def mixing_probs(
@@ -188,6 +207,7 @@ class HybridDataModule(TaskDataModule):
         if self.smlmt is not None:
             with grouped_errors("", {"smlmt": SMLMTText}):
                 self.smlmt.filter.validate()
+            self.smlmt = replace(self.smlmt, class_splits=labelled_class_splits(self.labelled))
         if eval_on == "labelled" and not self.labelled:
             raise ConfigError("eval_on: 'labelled' needs a labelled source; add one or use smlmt")
         if eval_on == "smlmt" and self.smlmt is None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from lightning_meta.data.config import (
     EpisodeShape,
@@ -33,6 +33,7 @@ from lightning_meta.data.config import (
     grouped_errors,
     plain_hparams,
 )
+from lightning_meta.data.heldout import STANDARD_SPLITS, ClassSplit
 from lightning_meta.data.in_memory import describe_tables, is_table
 from lightning_meta.data.rawtext import TextUnit, load_raw_texts
 from lightning_meta.data.smlmt_index import (
@@ -75,6 +76,21 @@ class SMLMTText:
     """Train/val/test shares of the words (word-disjoint splits)."""
     split_seed: int = 0
     """Seed of the word split (apart from ``seed`` so runs with different seeds share it)."""
+    heldout_text: Literal["train_classes", "all"] = "train_classes"
+    """``wordnet``/``fortunes`` text: ``train_classes`` keeps only the texts of the classes a
+    labelled experiment on the same source trains on, so its validation and test classes stay
+    unseen (held out means held out); ``all`` reads every text (only when that corpus is no
+    few-shot target)."""
+    class_splits: dict[str, ClassSplit] | None = None
+    """Per built-in corpus, the class split whose train classes' texts are read (null: the
+    split every shipped config uses, ``lightning_meta.data.heldout.STANDARD_SPLITS``; the hybrid
+    DataModule sets its labelled family's split here)."""
+
+    def heldout(self) -> dict[str, ClassSplit | None]:
+        """What :func:`load_raw_texts` keeps of each labelled built-in."""
+        if self.heldout_text == "all":
+            return {}
+        return {**STANDARD_SPLITS, **(self.class_splits or {})}
 
     def normalised(self) -> SMLMTText:
         """Lists (from YAML or a checkpoint) as tuples; one ``texts`` string as a 1-tuple."""
@@ -113,7 +129,9 @@ def load_index(
     """Tokenizer check -> texts -> the cached word index (built on first use)."""
     text.filter.validate()
     tok = load_mask_tokenizer(tokenizer)
-    texts, _ = load_raw_texts(text.texts, text.text_unit, text.text_column, cache_dir)
+    texts, _ = load_raw_texts(
+        text.texts, text.text_unit, text.text_column, cache_dir, heldout=text.heldout()
+    )
     return tok, load_or_build_index(texts, tok, text.filter, max_length, cache_dir)
 
 

@@ -40,6 +40,9 @@ class InnerLoopMeta:
     inner_lr: float | None = None
     first_order: bool | None = None
     learned_inner_lrs: dict[str, float] = field(default_factory=dict)
+    """Meta-learned step size of every adapted tensor and of the head (``lr_key`` names, e.g.
+    ``head__weight``), the exact value of each 0-dim rate (a float32 round-trips through the
+    JSON float unchanged), so the export adapts exactly as the checkpoint does."""
 
 
 @dataclass
@@ -92,17 +95,27 @@ class ExportMeta:
         return out
 
     def adaptation(self) -> dict[str, Any]:
-        """FineTune settings that adapt like the export did at evaluation time (the inner loop's
-        ``adapt``, ``head_init``, evaluation steps and lr), with :data:`ADAPTATION_DEFAULTS`
-        for whatever is not recorded."""
+        """How this model adapts at evaluation time, exactly as it was meta-trained: pooling, the
+        inner loop's ``adapt``, ``head_init``, evaluation steps (``eval_inner_steps``, else
+        ``inner_steps``), ``inner_lr`` and the meta-learned per-tensor rates
+        (``learned_inner_lrs``, ``lr_key`` names -> step size; {} when not learned).
+
+        The one place that reads the recorded inner loop (model loading, ``report``,
+        ``evaluate`` and the few-shot recipe all call it). :data:`ADAPTATION_DEFAULTS` fills only
+        what is not recorded (None); a recorded 0 (e.g. ``eval_inner_steps: 0``) stays 0.
+        """
         inner = self.inner_loop
+        steps = inner.inner_steps if inner.eval_inner_steps is None else inner.eval_inner_steps
+        recorded = {
+            "adapt": inner.adapt,
+            "head_init": inner.head_init,
+            "inner_steps": steps,
+            "inner_lr": inner.inner_lr,
+        }
         return {
-            "adapt": inner.adapt or ADAPTATION_DEFAULTS["adapt"],
-            "head_init": inner.head_init or ADAPTATION_DEFAULTS["head_init"],
-            "inner_steps": inner.eval_inner_steps
-            or inner.inner_steps
-            or ADAPTATION_DEFAULTS["inner_steps"],
-            "inner_lr": inner.inner_lr or ADAPTATION_DEFAULTS["inner_lr"],
+            "pooling": self.pooling,
+            **{k: ADAPTATION_DEFAULTS[k] if v is None else v for k, v in recorded.items()},
+            "learned_inner_lrs": {str(k): float(v) for k, v in inner.learned_inner_lrs.items()},
         }
 
     def data_args(self) -> dict[str, Any]:

@@ -310,6 +310,8 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
         self._consecutive_skips = int(state.get("consecutive", 0))
 
     def learned_inner_lrs(self) -> dict[str, float]:
+        """The exact step size of every adapted tensor and of the head ({} when not learned):
+        each rate is a 0-dim tensor (``make_inner_lrs``), whose float round-trips unchanged."""
         if self.inner_lrs is None:
             return {}
-        return {k: float(v.detach().float().mean()) for k, v in self.inner_lrs.items()}
+        return {k: float(v.detach().reshape(())) for k, v in self.inner_lrs.items()}

@@ -82,3 +82,23 @@ def test_no_heldout_class_text_in_smlmt_corpus(source: str) -> None:
     assert not (corpus_set & (heldout_texts - train_texts))  # no text only held-out classes have
     everything, _ = load_raw_texts([source], heldout={})
     assert set(everything) & (heldout_texts - train_texts)  # opting out brings them back
+
+
+def test_smlmt_text_heldout_settings() -> None:
+    from lightning_meta.data.smlmt import SMLMTText
+
+    assert SMLMTText().heldout() == STANDARD_SPLITS
+    assert SMLMTText(heldout_text="all").heldout() == {}
+    own = ClassSplit((0.5, 0.25, 0.25), seed=7)
+    assert SMLMTText(class_splits={"wordnet": own}).heldout()["wordnet"] == own
+
+
+def test_hybrid_passes_its_labelled_split_to_smlmt() -> None:
+    from lightning_meta.data.hybrid import LabelledSource, labelled_class_splits
+    from lightning_meta.errors import ConfigError
+
+    fam = LabelledSource(source="wordnet", split_fractions=(0.6, 0.2, 0.2), split_seed=3)
+    assert labelled_class_splits([fam]) == {"wordnet": ClassSplit((0.6, 0.2, 0.2), 3)}
+    assert labelled_class_splits([LabelledSource(source="sentiment:amazon")]) == {}
+    with pytest.raises(ConfigError, match=r"labelled.0.split_mode: 'examples'"):
+        labelled_class_splits([LabelledSource(source="fortunes", split_mode="examples")])

@@ -70,6 +70,12 @@ class Recipe:
     def step_sizes(self, model: EpisodicClassifier) -> dict[str, float]:
         """Step size of every adapted tensor and of the head (``inner_loop``'s ``lrs``)."""
         names = [*model.adapted_names, HEAD_WEIGHT, HEAD_BIAS]
+        missing = [n for n in names if self.learned_lrs and lr_key(n) not in self.learned_lrs]
+        if missing:  # the rates were learned for other tensors: never mix them with ``lr``
+            raise ConfigError(
+                f"learned_inner_lrs: no learned rate for {missing[0]}; adapt with the tensors "
+                f"the model was meta-trained with (adapt={self.adapt})"
+            )
         return {n: float(self.learned_lrs.get(lr_key(n), self.lr)) for n in names}
 
     def to_meta(self, base: ExportMeta | None = None) -> ExportMeta:
@@ -81,7 +87,9 @@ class Recipe:
         inner = InnerLoopMeta(
             adapt=self.adapt,
             head_init=self.head_init,
-            inner_steps=base.inner_loop.inner_steps if base.inner_loop.inner_steps else self.steps,
+            inner_steps=self.steps
+            if base.inner_loop.inner_steps is None
+            else base.inner_loop.inner_steps,
             eval_inner_steps=self.steps,
             inner_lr=self.lr,
             first_order=base.inner_loop.first_order,
@@ -125,17 +133,16 @@ def recipe_from_meta(meta: ExportMeta | None) -> Recipe:
             method="prototype", pooling=pooling, adapt="head", steps=0, distance=distance,
             algorithm=PROTONET,
         )  # fmt: skip
-    inner = meta.inner_loop
-    steps = inner.inner_steps if inner.eval_inner_steps is None else inner.eval_inner_steps
-    defaults = Recipe()
+    # the same reading of the recorded inner loop as every evaluator (None: not recorded)
+    settings = meta.adaptation()
     return Recipe(
         pooling=pooling,
-        adapt=inner.adapt or defaults.adapt,
-        head_init=cast(Literal["zero", "prototype"], inner.head_init or defaults.head_init),
-        steps=defaults.steps if steps is None else int(steps),
-        lr=float(inner.inner_lr or defaults.lr),
-        learned_lrs={str(k): float(v) for k, v in (inner.learned_inner_lrs or {}).items()},
-        algorithm=meta.algorithm if meta.algorithm != "?" else defaults.algorithm,
+        adapt=str(settings["adapt"]),
+        head_init=cast(Literal["zero", "prototype"], settings["head_init"]),
+        steps=int(settings["inner_steps"]),
+        lr=float(settings["inner_lr"]),
+        learned_lrs=dict(settings["learned_inner_lrs"]),
+        algorithm=meta.algorithm if meta.algorithm != "?" else Recipe().algorithm,
     )
 
 

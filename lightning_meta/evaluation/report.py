@@ -61,13 +61,16 @@ def build_targets(
 
 
 def build_rows(export: Path, meta: ExportMeta, baseline: str) -> dict[str, EpisodicModule]:
-    """Row name -> evaluation module (the baseline rows adapt like the export does)."""
+    """Row name -> evaluation module. The baseline rows take every evaluation setting from the
+    export (``meta.adaptation()``: pooling, what adapts, head init, steps, lr and the learned
+    per-tensor rates), so "same fine-tuning" differs from the first row in the init only."""
+    same = meta.adaptation()
     return {
         f"meta-trained init ({meta.algorithm}) + fine-tuning": load_module_from_export(export),
-        "pretrained init + same fine-tuning": load_module_from_export(
-            baseline, overrides=meta.adaptation()
+        "pretrained init + same fine-tuning": load_module_from_export(baseline, overrides=same),
+        "pretrained frozen + nearest centroid": load_module_from_export(
+            baseline, "centroid", overrides={"pooling": same["pooling"]}
         ),
-        "pretrained frozen + nearest centroid": load_module_from_export(baseline, "centroid"),
     }
 
 

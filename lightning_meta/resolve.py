@@ -21,7 +21,15 @@ from lightning_meta.errors import ConfigError
 log = logging.getLogger(__name__)
 
 DEFAULT_ALIASES = ("minilm", "default", "all-minilm-l6-v2")
+DEFAULT_BACKBONE = "minilm"
+TINY_BACKBONE = "tiny"  # the random 2-layer test encoder, on MiniLM's vocabulary
 HUB_HOST = "huggingface.co"
+
+
+def backbone_tokenizer(backbone: str) -> str:
+    """The tokenizer that belongs to encoder ``backbone``: the backbone itself (an alias, a
+    directory, a hub name), 'minilm' for 'tiny' (built on MiniLM's vocabulary)."""
+    return DEFAULT_BACKBONE if backbone == TINY_BACKBONE else backbone
 
 
 def minilm_dir() -> Path:

@@ -15,6 +15,7 @@ from lightning_meta.callbacks.run_end import stop_reason
 from lightning_meta.data.config import flatten
 from lightning_meta.evaluation.export_meta import META_FILE, ExportMeta, InnerLoopMeta
 from lightning_meta.lightning.config import MODEL_GROUPS
+from lightning_meta.models.encoder import attn_implementation
 from lightning_meta.reliability.checkpoint import load_checkpoint_state
 from lightning_meta.resolve import resolve_pretrained
 
@@ -45,6 +46,7 @@ def export_module(
     meta = ExportMeta(
         algorithm=module.algorithm,
         pooling=hp.get("pooling", "mean"),
+        attn_implementation=attn_implementation(encoder),
         inner_loop=InnerLoopMeta(
             adapt=hp.get("adapt"),
             head_init=hp.get("head_init"),

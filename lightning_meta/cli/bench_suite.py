@@ -77,10 +77,13 @@ def compare_parser() -> ArgumentParser:
     p.add_argument("--model", type=str, action="append", required=True, metavar="NAME=DIR",
                    help="encoder to score: an exported directory or 'minilm'; repeatable")  # fmt: skip
     p.add_argument("--episodes", type=int, default=1000, help="fixed test episodes per target")
-    p.add_argument("--adapt", type=str, default=d["adapt"], help="what adapts at test time (every row)")  # fmt: skip
-    p.add_argument("--inner-steps", type=int, default=d["inner_steps"])
-    p.add_argument("--inner-lr", type=float, default=d["inner_lr"])
-    p.add_argument("--head-init", type=str, default=d["head_init"], choices=["prototype", "zero"])
+    own = "default: each row's own recorded setting (meta_learning.json), for a plain encoder"
+    p.add_argument("--adapt", type=str, default=None, help=f"what adapts at test time, every row ({own} {d['adapt']})")  # fmt: skip
+    p.add_argument("--inner-steps", type=int, default=None, help=f"every row ({own} {d['inner_steps']})")  # fmt: skip
+    p.add_argument("--inner-lr", type=float, default=None,
+                   help=f"every row; replaces learned per-tensor rates ({own} {d['inner_lr']})")  # fmt: skip
+    p.add_argument("--head-init", type=str, default=None, choices=["prototype", "zero"],
+                   help=f"every row ({own} {d['head_init']})")  # fmt: skip
     p.add_argument("--centroid", action="store_true", help="add frozen nearest-centroid rows")
     p.add_argument("--targets", type=str, nargs="+", default=["fortunes", "sentiment"],
                    choices=list(smlmt_compare.TARGETS))  # fmt: skip
@@ -99,8 +102,9 @@ def compare_main(argv: list[str]) -> int:
         raise ConfigError(f"--episodes: must be positive (got {a.episodes})")
     if a.threads > 0:
         torch.set_num_threads(a.threads)
-    same = {"adapt": a.adapt, "head_init": a.head_init, "inner_steps": a.inner_steps,
-            "inner_lr": a.inner_lr}  # fmt: skip
+    given = {"adapt": a.adapt, "head_init": a.head_init, "inner_steps": a.inner_steps,
+             "inner_lr": a.inner_lr}  # fmt: skip
+    same = {k: v for k, v in given.items() if v is not None}  # None: each model's own setting
     return smlmt_compare.compare_encoders(
         models, a.targets, a.episodes, same, a.out, centroid=a.centroid, baseline=a.baseline
     )

@@ -30,6 +30,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from lightning_meta.callbacks.run_end import FinalValidation
 from lightning_meta.cli import banner
+from lightning_meta.data.config import AUTO_TOKENIZER
 from lightning_meta.errors import ConfigError
 from lightning_meta.lightning.base import EpisodicModule
 from lightning_meta.reliability.atomic_io import AtomicCheckpointIO
@@ -43,6 +44,7 @@ from lightning_meta.reliability.errors import (
 )
 from lightning_meta.reliability.preflight import run_preflight
 from lightning_meta.reliability.rng import RNGState
+from lightning_meta.resolve import backbone_tokenizer
 
 SUBCOMMANDS = ("fit", "validate", "test")  # `predict` is lightning-meta's own command
 CKPT_ALIASES = ("last", "best", "hpc", "registry")
@@ -109,8 +111,42 @@ def ensure_reliability(trainer: pl.Trainer) -> None:
         callbacks.append(FinalValidation())  # max_steps mid-epoch: validate + checkpoint the end
 
 
+def _get(node: Any, key: str) -> Any:
+    if isinstance(node, dict):
+        return node.get(key)
+    return getattr(node, key, None)
+
+
+def link_tokenizer(config: Any) -> str | None:
+    """``data.init_args.tokens.tokenizer: auto`` (the default) becomes the tokenizer of
+    ``model.init_args.encoder.backbone`` in the parsed ``config``, in place, before anything is
+    built; an explicit tokenizer stays (preflight refuses one that does not match the backbone).
+    A LightningCLI ``link_arguments`` cannot do this: a link target cannot also be given.
+    Returns the tokenizer set, None when nothing was linked."""
+    tokens = _get(_get(_get(config, "data"), "init_args"), "tokens")
+    encoder = _get(_get(_get(config, "model"), "init_args"), "encoder")
+    backbone = _get(encoder, "backbone")
+    if (
+        tokens is None
+        or _get(tokens, "tokenizer") != AUTO_TOKENIZER
+        or not isinstance(backbone, str)
+    ):
+        return None
+    tokenizer = backbone_tokenizer(backbone)
+    if isinstance(tokens, dict):
+        tokens["tokenizer"] = tokenizer
+    else:
+        tokens.tokenizer = tokenizer
+    return tokenizer
+
+
 class MetaCLI(LightningCLI):
     """LightningCLI with safe checkpoint loading and preflight checks; errors are one line."""
+
+    def before_instantiate_classes(self) -> None:
+        """The data tokenizer defaults to the model backbone's own (:func:`link_tokenizer`)."""
+        sub = self.config.get("subcommand")
+        link_tokenizer(self.config.get(sub) if sub else self.config)
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:

@@ -47,6 +47,8 @@ def main(argv: list[str]) -> int:
     a = build_parser().parse_args(argv)
     export = Path(a.export)
     meta, data_args = read_export(export)
+    for line in meta.provenance():  # before the scoring starts: a capped run is visible at once
+        print(line, flush=True)
     if a.episodes <= 0:
         raise ConfigError(f"episodes: must be positive (got {a.episodes})")
     targets = build_targets(data_args, a.sentiment_shots, sentiment=not a.no_sentiment)
@@ -55,7 +57,7 @@ def main(argv: list[str]) -> int:
         if t.startswith("sentiment") and a.sentiment_episodes:
             counts[t] = a.sentiment_episodes
     results = score_rows(build_rows(export, meta, a.baseline), targets, counts)
-    table = render_wide(results, counts)
+    table = "\n".join([*meta.provenance(), "", render_wide(results, counts)])
     print("\n" + table)
     out = Path(a.out) if a.out else export.parent
     out.mkdir(parents=True, exist_ok=True)

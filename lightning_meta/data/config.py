@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from lightning_meta.errors import ConfigError
+from lightning_meta.resolve import DEFAULT_BACKBONE, backbone_tokenizer
 
 if TYPE_CHECKING:
     from lightning_meta.data.in_memory import Table
@@ -47,7 +48,7 @@ else:
     Source = str
 
 __all__ = [
-    "DATA_GROUPS", "EpisodeShape", "EpisodeStream", "Source", "Tokenization", "as_group", "build",
+    "AUTO_TOKENIZER", "DATA_GROUPS", "EpisodeShape", "EpisodeStream", "Source", "Tokenization", "as_group", "build",
     "flat_names", "flatten", "group_kwargs", "grouped_errors", "plain", "plain_hparams",
 ]  # fmt: skip
 
@@ -127,16 +128,29 @@ class EpisodeStream:
             )
 
 
+AUTO_TOKENIZER = "auto"
+"""``tokens.tokenizer`` default: the model backbone's own tokenizer."""
+
+
 @dataclass(frozen=True)
 class Tokenization:
     """Tokenization: tokenizer, truncation length and the cache of tokenised corpora."""
 
-    tokenizer: str = "minilm"
-    """Tokenizer name or directory ('minilm' = offline default)."""
+    tokenizer: str = AUTO_TOKENIZER
+    """Tokenizer name or directory. 'auto': the model backbone's own (`lightning-meta
+    fit/validate/test` link it from model.encoder.backbone; 'minilm' for a DataModule built
+    without a model). An explicit tokenizer must match the backbone's vocabulary."""
     max_length: int = 64
     """Tokens per text after truncation (special tokens included)."""
     cache_dir: str | None = None
     """Cache root (default $LIGHTNING_META_CACHE or ~/.cache/lightning_meta)."""
+
+    def resolved(self) -> Tokenization:
+        """This group with 'auto' as the offline default 'minilm' (no model to link it to:
+        the CLI has already replaced 'auto' by the backbone's tokenizer)."""
+        if self.tokenizer != AUTO_TOKENIZER:
+            return self
+        return dataclasses.replace(self, tokenizer=backbone_tokenizer(DEFAULT_BACKBONE))
 
 
 DATA_GROUPS: dict[str, type] = {
@@ -163,9 +177,9 @@ def as_group(
     ``default`` (the constructor's default; ``group()`` when not given); None: the default."""
     base = default if default is not None else group()
     if value is None:
-        return base
+        return _resolved(base)
     if isinstance(value, group):
-        return value
+        return _resolved(value)
     if isinstance(value, Mapping):
         known = [f.name for f in dataclasses.fields(group)]  # type: ignore[arg-type]
         unknown = sorted(set(value) - set(known))
@@ -173,11 +187,17 @@ def as_group(
             raise ConfigError(
                 f"{where}.{unknown[0]}: unknown option; use one of {', '.join(known)}"
             )
-        return dataclasses.replace(base, **value)  # type: ignore[type-var]
+        return _resolved(dataclasses.replace(base, **value))  # type: ignore[type-var]
     raise ConfigError(
         f"{where}: expected a {group.__name__} or a mapping of its fields, got "
         f"{type(value).__name__}; write it as a YAML block ({where}: {{...}})"
     )
+
+
+def _resolved(value: T) -> T:
+    """A group with its ``resolved()`` defaults filled in (``Tokenization``: 'auto')."""
+    resolve = getattr(value, "resolved", None)
+    return resolve() if callable(resolve) else value
 
 
 def _init_params(cls: type) -> dict[str, inspect.Parameter]:

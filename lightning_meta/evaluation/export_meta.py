@@ -52,6 +52,10 @@ class ExportMeta:
     algorithm: str = "?"
     pooling: str = "mean"
     inner_loop: InnerLoopMeta = field(default_factory=InnerLoopMeta)
+    attn_implementation: str | None = None
+    """The encoder's attention implementation when exported ('eager' for second-order MAML and
+    the tiny test encoder; None: the library default): loading uses it, so the export scores
+    exactly like its checkpoint (sdpa and eager differ in the last float bits)."""
     n_way: int | None = None
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     best_checkpoint: str | None = None
@@ -118,8 +122,35 @@ class ExportMeta:
             "learned_inner_lrs": {str(k): float(v) for k, v in inner.learned_inner_lrs.items()},
         }
 
+    def provenance(self) -> list[str]:
+        """Lines for the top of a results table: which step the export is from, why training
+        stopped, and a warning when a time cap, not the step budget, ended it."""
+        trainer = (
+            ((self.config or {}).get("trainer") or {}) if isinstance(self.config, dict) else {}
+        )
+        max_steps = trainer.get("max_steps")
+        budget = (
+            f" of max_steps {max_steps}" if isinstance(max_steps, int) and max_steps > 0 else ""
+        )
+        lines = [
+            f"Exported checkpoint: step {_shown(self.exported_step)} (selected on "
+            f"{self.monitor or 'the last step'}); training stopped at step "
+            f"{_shown(self.global_step)}{budget}, stop_reason: {self.stop_reason or 'not recorded'}."
+        ]
+        if self.stop_reason == "max_time":
+            lines.append(
+                f"WARNING: the time cap (trainer.max_time {trainer.get('max_time', '?')}) ended "
+                f"training at step {_shown(self.global_step)}{budget}: these numbers are NOT "
+                "those of the configured run; rerun on a faster machine or raise max_time."
+            )
+        return lines
+
     def data_args(self) -> dict[str, Any]:
         """``init_args`` of the run's data config with its argument groups spread into flat
         names (``n_way``, ``max_length``, ...); {} when the export records none."""
         data = ((self.config or {}).get("data") or {}) if isinstance(self.config, dict) else {}
         return flatten(dict(data.get("init_args") or {}))
+
+
+def _shown(step: int | None) -> str:
+    return "?" if step is None else str(step)

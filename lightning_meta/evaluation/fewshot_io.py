@@ -23,6 +23,7 @@ from typing import Any
 
 from torch import Tensor
 
+from lightning_meta.data.config import AUTO_TOKENIZER
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.export_meta import ExportMeta
 from lightning_meta.evaluation.fewshot_batches import Label
@@ -93,8 +94,8 @@ def _from_checkpoint(path: str, tokenizer: str | None) -> Loaded:
     state = load_checkpoint_state(path)
     data_hp = state.get("datamodule_hyper_parameters") or {}
     if tokenizer is None:
-        found = find_key(data_hp, "tokenizer")
-        tokenizer = found if isinstance(found, str) else None
+        found = find_key(data_hp, "tokenizer")  # 'auto': the backbone's own, found below
+        tokenizer = found if isinstance(found, str) and found != AUTO_TOKENIZER else None
     loaded = from_module(module, tokenizer)
     found_len = find_key(data_hp, "max_length")
     if isinstance(found_len, int) and found_len >= 2:
@@ -114,6 +115,8 @@ def _from_encoder(name: str, tokenizer: str | None, attn: str | None = None) -> 
     found = read_meta(path) if path.is_dir() else None
     recipe = recipe_from_meta(found)
     meta = found or ExportMeta()
+    if attn is None:  # an export runs with the attention it was exported with (exact scores)
+        attn = meta.attn_implementation
     encoder = tiny_encoder(seed=0) if name == TINY else load_encoder(name, attn)
     disable_dropout(encoder)
     model = EpisodicClassifier(

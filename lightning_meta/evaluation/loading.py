@@ -21,6 +21,7 @@ from lightning_meta.evaluation.export_meta import ExportMeta
 from lightning_meta.evaluation.importing import import_class
 from lightning_meta.lightning.base import EpisodicModule
 from lightning_meta.lightning.config import MODEL_GROUPS, EncoderConfig
+from lightning_meta.models.encoder import ensure_eager
 from lightning_meta.reliability.checkpoint import load_checkpoint_state
 
 __all__ = [
@@ -131,7 +132,10 @@ def load_module_from_export(
     if method == "centroid":
         return build_evaluator(str(path), "centroid", pooling=pooling, n_way=n_way)
     learned = settings.pop("learned_inner_lrs") or None
-    return build_evaluator(str(path), method, pooling, n_way, settings, learned)
+    module = build_evaluator(str(path), method, pooling, n_way, settings, learned)
+    if meta.attn_implementation == "eager":  # as exported: the same numbers as its checkpoint
+        ensure_eager(module.model.encoder)
+    return module
 
 
 def load_any(

@@ -4,8 +4,9 @@ Run by :class:`~lightning_meta.cli.lightning.MetaCLI` before fit/validate/test, 
 
 1. every output directory (``default_root_dir``, logger ``save_dir``, checkpoint and export
    ``dirpath``) can be created: checked on the nearest existing parent, nothing is written;
-2. the tokenizer matches the model: its vocabulary fits the embedding table and ``max_length``
-   fits the position embeddings;
+2. the tokenizer matches the model: it is the backbone's own (same vocabulary and special
+   tokens; ``tokens.tokenizer: auto`` links it), its vocabulary fits the embedding table and
+   ``max_length`` fits the position embeddings;
 3. the optimizer and scheduler can be built (``lr < 0`` fails here, not in the first step);
 4. the data is loadable and large enough (``prepare_data`` + ``setup``: columns, classes per
    split, n_way, ...); it writes only to the tokenisation cache.
@@ -24,7 +25,7 @@ import pytorch_lightning as pl
 
 from lightning_meta.errors import ConfigError
 from lightning_meta.reliability.errors import has_section, with_fix
-from lightning_meta.resolve import resolve_pretrained
+from lightning_meta.resolve import backbone_tokenizer, resolve_pretrained
 
 # encoders whose position ids start after the padding index (usable positions = max - 2)
 OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert", "longformer")
@@ -75,8 +76,40 @@ def _load_tokenizer(name: str) -> Any:
     return AutoTokenizer.from_pretrained(resolve_pretrained(name, field="tokenizer"))
 
 
+SPECIAL_TOKENS = ("cls_token", "sep_token", "pad_token", "unk_token", "mask_token", "bos_token",
+                  "eos_token")  # fmt: skip
+
+
+def tokenizer_mismatch(tok: Any, own: Any) -> str | None:
+    """What differs between tokenizer ``tok`` and the backbone's ``own`` (None: they agree):
+    the vocabulary (token -> id) or the special tokens (text and id)."""
+    vocab, own_vocab = tok.get_vocab(), own.get_vocab()
+    if vocab != own_vocab:
+        moved = sum(1 for t, i in own_vocab.items() if vocab.get(t) != i)
+        return (
+            f"vocabulary differs: {len(vocab)} vs {len(own_vocab)} tokens, {moved} of the "
+            f"backbone's tokens missing or at other ids"
+        )
+    for name in SPECIAL_TOKENS:
+        mine, theirs = getattr(tok, name, None), getattr(own, name, None)
+        if str(mine) != str(theirs):
+            return f"special token {name} differs: {mine!r} vs {theirs!r}"
+    return None
+
+
+def _own_tokenizer(backbone: str) -> tuple[str, Any] | None:
+    """(name, tokenizer) of ``backbone``'s own tokenizer; None when it has none to compare
+    with (e.g. a directory saved without tokenizer files)."""
+    name = backbone_tokenizer(backbone)
+    try:
+        return name, _load_tokenizer(name)
+    except (OSError, ValueError, ConfigError):
+        return None
+
+
 def check_tokenizer(model: pl.LightningModule, datamodule: pl.LightningDataModule | None) -> None:
-    """The data's tokenizer produces ids and lengths the model's embeddings can take."""
+    """The data's tokenizer is the backbone's own (same vocabulary and special tokens) and
+    its lengths fit the model's position embeddings."""
     encoder = getattr(getattr(model, "model", None), "encoder", None)
     tok_name = getattr(datamodule, "tokenizer", None)
     if (
@@ -92,8 +125,17 @@ def check_tokenizer(model: pl.LightningModule, datamodule: pl.LightningDataModul
         raise ConfigError(
             f"data.tokens.tokenizer: '{tok_name}' has {len(tok)} tokens but the model's embedding "
             f"table (model.encoder.backbone: {backbone}) has {rows} rows; use the model's own "
-            f"tokenizer (its "
-            f"directory, or 'minilm' for the minilm and tiny backbones)"
+            f"tokenizer (tokenizer: auto, the default)"
+        )
+    same = resolve_pretrained(tok_name, "tokenizer") == resolve_pretrained(
+        backbone_tokenizer(backbone), "tokenizer"
+    )
+    own = None if same or backbone == "?" else _own_tokenizer(backbone)
+    if own is not None and (diff := tokenizer_mismatch(tok, own[1])) is not None:
+        raise ConfigError(
+            f"data.tokens.tokenizer: '{tok_name}' does not match the tokenizer of "
+            f"model.encoder.backbone '{backbone}' ({diff}); remove data.tokens.tokenizer (default "
+            f"'auto': the backbone's own) or set it to '{own[0]}'"
         )
     config = getattr(encoder, "config", None)
     max_pos = getattr(config, "max_position_embeddings", None)

@@ -71,6 +71,30 @@ def bigger_vocab_tokenizer(cfg: Config, tmp: Path) -> None:
     put(cfg, "data.init_args.tokens.tokenizer", str(tmp / "big_tok"))
 
 
+def other_tokenizer(change: str) -> Callable[[Config, Path], None]:
+    """An explicit tokenizer of MiniLM's size that is not the tiny backbone's own (issue 12):
+    two vocabulary ids swapped, or another [CLS] token."""
+
+    def mutate(cfg: Config, tmp: Path) -> None:
+        from transformers import AutoTokenizer, BertTokenizerFast
+
+        from lightning_meta.resolve import minilm_dir
+
+        out = tmp / f"tok_{change}"
+        out.mkdir()
+        if change == "vocab":
+            lines = (minilm_dir() / "vocab.txt").read_text().splitlines()
+            a, b = lines.index("the"), lines.index("and")
+            lines[a], lines[b] = lines[b], lines[a]
+            (out / "vocab.txt").write_text("\n".join(lines) + "\n")
+            BertTokenizerFast(vocab_file=str(out / "vocab.txt")).save_pretrained(out)
+        else:
+            AutoTokenizer.from_pretrained(minilm_dir(), cls_token="[unused1]").save_pretrained(out)
+        put(cfg, "data.init_args.tokens.tokenizer", str(out))
+
+    return mutate
+
+
 def under_a_file(dotted: str) -> Callable[[Config, Path], None]:
     def mutate(cfg: Config, tmp: Path) -> None:
         blocker = tmp / "blocker.txt"
@@ -159,6 +183,8 @@ CASES: dict[str, tuple[Callable[[Config, Path], None], str]] = {
         "data.source",
     ),
     "tokenizer_vocab_mismatch": (bigger_vocab_tokenizer, "data.tokens.tokenizer"),
+    "tokenizer_other_vocabulary": (other_tokenizer("vocab"), "data.tokens.tokenizer"),
+    "tokenizer_other_special_tokens": (other_tokenizer("cls"), "data.tokens.tokenizer"),
     "unwritable_checkpoint_dir": (under_a_file("trainer.callbacks.0.init_args.dirpath"), "dirpath"),
     "unwritable_root_dir": (under_a_file("trainer.default_root_dir"), "trainer.default_root_dir"),
     "unwritable_logger_dir": (under_a_file("trainer.logger.init_args.save_dir"), "save_dir"),

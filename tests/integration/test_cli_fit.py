@@ -156,9 +156,45 @@ def test_report_table_after_fit(
     assert len(rows) == 3
     assert "meta-trained init (fomaml)" in rows[0] and "nearest centroid" in rows[2]
     lines = (out_dir / "results.csv").read_text().strip().splitlines()
-    assert len(lines) == 4 and lines[1].split(",")[-1] == "5"
-    accs = [float(line.split(",")[2]) for line in lines[1:]]
-    assert all(0.0 <= a <= 1.0 for a in accs)
+    assert len(lines) == 4 and lines[1].split(",")[6] == "5"
+    # issue 12.5: the export says where it came from; the report prints it above the table
+    meta = json.loads((tmp_path / "export" / "meta_learning.json").read_text())
+    assert meta["stop_reason"] == "max_steps" and meta["global_step"] == 3
+    best = Path(meta["best_checkpoint"])
+    assert meta["exported_step"] == int(best.stem.split("step=")[1].split("-")[0].split(".")[0])
+    assert "stop_reason: max_steps" in capsys.readouterr().out
+    assert table.startswith(f"Exported checkpoint: step {meta['exported_step']}")
+    # issue 12.8: the centroid row against a hand-written nearest-centroid on the same episodes
+    centroid = [line.split(",") for line in lines[1:] if "nearest centroid" in line][0]
+    expected = _hand_centroid_accuracy(yaml.safe_load(cfg.read_text())["data"]["init_args"], 5)
+    assert float(centroid[2]) == pytest.approx(expected, abs=1e-12)
+
+
+def _hand_centroid_accuracy(data_args: dict, n: int) -> float:
+    """Mean query accuracy of cosine nearest class mean over mean-pooled tiny-encoder states."""
+    import torch
+
+    from lightning_meta.evaluation.episodes import fixed_episodes
+    from lightning_meta.models import tiny_encoder
+
+    enc = tiny_encoder(seed=0).eval()
+
+    def embed(batch):  # (B, H): mean of the last hidden states over real tokens
+        with torch.no_grad():
+            h = enc(input_ids=batch.input_ids, attention_mask=batch.attention_mask)[0]
+        m = batch.attention_mask.unsqueeze(-1).to(h.dtype)
+        return (h * m).sum(1) / m.sum(1)
+
+    accs = []
+    for ep in fixed_episodes(data_args, n):
+        s, q = embed(ep.support), embed(ep.query)
+        protos = torch.stack([s[ep.support.labels == c].mean(0) for c in range(ep.n_way)])
+        cos = (
+            torch.nn.functional.normalize(q, dim=-1)
+            @ torch.nn.functional.normalize(protos, dim=-1).T
+        )
+        accs.append((cos.argmax(-1) == ep.query.labels).double().mean().item())
+    return sum(accs) / len(accs)
 
 
 def test_evaluate_identical_episodes_give_identical_scores(tmp_path: Path, tiny_csv: Path) -> None:

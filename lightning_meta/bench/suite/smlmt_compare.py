@@ -3,8 +3,10 @@
 ``lightning-meta bench compare --model minilm=minilm --model smlmt=DIR ...``
 
 Every model (an exported Hugging Face directory or ``minilm``) is scored on the same fixed test
-episodes of each target with the same test-time adaptation (``--adapt``, ``--inner-steps``,
-``--inner-lr``, ``--head-init``), optionally also frozen + nearest centroid (``--centroid``).
+episodes of each target, adapting with its own recorded inner loop (``meta_learning.json``:
+pooling, steps, lr, learned per-tensor rates; defaults for a plain encoder) unless
+``--adapt``, ``--inner-steps``, ``--inner-lr`` or ``--head-init`` set one for every row;
+optionally also frozen + nearest centroid (``--centroid``).
 Targets: held-out ``fortunes`` categories (class split 50/25/25, 5-way 5-shot 15-query) and
 ``sentiment:movie`` (example split, 2-way 8-shot 15-query), episode seed 0.
 
@@ -28,12 +30,13 @@ from lightning_meta.bench.suite.paired import (
 )
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.episodes import fixed_episodes
-from lightning_meta.evaluation.loading import load_module_from_export
+from lightning_meta.evaluation.export_meta import ExportMeta
+from lightning_meta.evaluation.loading import evaluation_settings, load_module_from_export
 from lightning_meta.evaluation.metrics import mean_ci
 from lightning_meta.evaluation.scoring import score_module, summarise
 from lightning_meta.evaluation.tables import Result, render_wide, write_csv
 
-__all__ = ["TARGETS", "compare_encoders"]
+__all__ = ["TARGETS", "adaptation_notes", "compare_encoders"]
 
 FORTUNES_TARGET: dict[str, Any] = {
     "source": "fortunes", "split_fractions": (0.5, 0.25, 0.25), "split_mode": "classes",
@@ -95,7 +98,7 @@ def compare_encoders(
     ]
     table = render_wide(results, counts)
     paired = render_paired(paired_differences(scores, baseline), baseline, list(chosen))
-    text = f"test-time adaptation for every row: {adaptation}\n\n{table}\n\n{paired}\n"
+    text = f"{adaptation_notes(models, adaptation)}\n\n{table}\n\n{paired}\n"
     print("\n" + text)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -110,3 +113,15 @@ def compare_encoders(
         f"wrote {out_dir / 'results.md'}, {out_dir / 'results.csv'} and {out_dir / 'episodes.csv'}"
     )
     return 0
+
+
+def adaptation_notes(models: dict[str, str], overrides: dict[str, Any]) -> str:
+    """One line per model: the test-time adaptation its fine-tuning rows use."""
+    lines = []
+    for name, path in models.items():
+        meta = (ExportMeta.read(path) if Path(path).is_dir() else None) or ExportMeta()
+        settings = evaluation_settings(meta, overrides)
+        learned = settings.pop("learned_inner_lrs")
+        rates = f", learned per-tensor lrs ({len(learned)} tensors)" if learned else ""
+        lines.append(f"- {name}: test-time adaptation {settings}{rates}")
+    return "\n".join(lines)

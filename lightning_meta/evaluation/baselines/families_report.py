@@ -112,6 +112,8 @@ def score_table(
             results.append(Result(label, t.name, acc, f1))
             print(f"[{t.name}] {label}: acc {acc}  f1 {f1}  ({time.perf_counter() - t0:.0f}s)",
                   flush=True)  # fmt: skip
+        if all(n.startswith(META_PREFIX) for n in scores):
+            continue
         best, diffs = paired_to_best(scores)
         for name, d in diffs.items():
             notes.append(f"{t.name}: {name} - best baseline ({best}): "
@@ -127,10 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--setfit-episodes", type=int, default=20)
     p.add_argument("--max-length", type=int, default=48)
     p.add_argument("--targets", default="all", help="comma-separated target sources, or all")
+    p.add_argument("--only-meta", action="store_true", help="score the meta-trained rows only")
     p.add_argument("--out", default=None)
     a = p.parse_args(argv)
     targets = [t for t in DEFAULT_TARGETS if a.targets == "all" or t.source in a.targets.split(",")]
     rows = build_rows(a.export, a.baseline, setfit=a.setfit_episodes > 0)
+    if a.only_meta:  # e.g. an ablation scored against baselines measured before
+        rows = {n: r for n, r in rows.items() if n.startswith(META_PREFIX)}
     results, counts, notes = score_table(rows, targets, a.episodes, a.setfit_episodes, a.max_length)
     table = render_wide(results, counts) + "\n\n" + "\n".join(f"- {n}" for n in notes)
     print("\n" + table)

@@ -41,7 +41,9 @@ def test_defaults_are_the_flat_layouts_defaults() -> None:
     assert EpisodeShape() == EpisodeShape(5, 5, 15, None, None)
     assert EpisodeShape(5, 5, 5, None, None) == SMLMT_SHAPE  # SMLMT and hybrid: 5 queries
     assert EpisodeStream() == EpisodeStream(4, 1000, 100, 200, 0, 0)
-    assert Tokenization() == Tokenization("minilm", 64, None)
+    # tokenizer 'auto' (issue 12 item 3): the backbone's own, 'minilm' without a model
+    assert Tokenization() == Tokenization("auto", 64, None)
+    assert Tokenization().resolved() == Tokenization("minilm", 64, None)
 
 
 def test_modules_build_the_same_inner_loop() -> None:

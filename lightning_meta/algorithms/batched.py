@@ -46,7 +46,10 @@ __all__ = [
     "AdaptPlan",
     "CentroidPlan",
     "EvaluationPlan",
-    "batchable", "batched_maml_tasks", "batched_reptile", "loss_before_batched",
+    "batchable",
+    "batched_maml_tasks",
+    "batched_reptile",
+    "loss_before_batched",
     "score_features",
     "task_outputs",
 ]
@@ -76,7 +79,9 @@ EvaluationPlan = AdaptPlan | CentroidPlan
 (:mod:`lightning_meta.evaluation.cached_scoring`) reproduces it without calling it."""
 
 
-def batchable(model: EpisodicClassifier, inner: InnerLoopConfig, episodes: Sequence[Episode]) -> bool:
+def batchable(
+    model: EpisodicClassifier, inner: InnerLoopConfig, episodes: Sequence[Episode]
+) -> bool:
     """True when the batched path computes these episodes (else use the per-task functions)."""
     return (
         inner.backend == "func"
@@ -104,7 +109,9 @@ def score_features(
     ``order`` asks for, (E, Nq, N) logits, the adapted state)."""
     lrs = inner_lr_map(model, inner, inner_lrs)
     n_way = episodes[0].n_way
-    adapted = batched_inner_loop(model, feats, _labels(episodes, "support"), n_way, steps, lrs, order)
+    adapted = batched_inner_loop(
+        model, feats, _labels(episodes, "support"), n_way, steps, lrs, order
+    )
     query = _labels(episodes, "query")
     with torch.set_grad_enabled(order != "none" and torch.is_grad_enabled()):
         hq = feats.embed(adapted.params, "query")  # (E, Nq, H)

@@ -24,7 +24,13 @@ from torch.nn import functional as F
 from lightning_meta.algorithms.inner_loop import LR, Order, _leaf, _number, _reattach, _trainable
 from lightning_meta.models.classifier import HEAD_BIAS, HEAD_WEIGHT, EpisodicClassifier, head_logits
 
-__all__ = ["BatchedAdapted", "BatchedFeatures", "batched_ce", "batched_inner_loop", "batched_logits"]
+__all__ = [
+    "BatchedAdapted",
+    "BatchedFeatures",
+    "batched_ce",
+    "batched_inner_loop",
+    "batched_logits",
+]
 
 
 class BatchedFeatures(Protocol):
@@ -51,17 +57,25 @@ class BatchedAdapted:
 def batched_logits(h: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     """(E, B, H) embeddings, (E, N, H) / (E, N) heads -> (E, B, N) logits (``head_logits``
     per episode: the same kernels, and rounding, as one episode alone)."""
-    return torch.stack([head_logits(*a) for a in zip(h.unbind(0), weight.unbind(0), bias.unbind(0))])
+    return torch.stack(
+        [head_logits(*a) for a in zip(h.unbind(0), weight.unbind(0), bias.unbind(0), strict=True)]
+    )
 
 
 def batched_ce(logits: Tensor, labels: Tensor) -> Tensor:
     """(E, B, N) logits, (E, B) labels -> (E,) per-episode mean cross-entropy."""
-    return torch.stack([F.cross_entropy(x, y) for x, y in zip(logits.unbind(0), labels.unbind(0))])
+    return torch.stack(
+        [F.cross_entropy(x, y) for x, y in zip(logits.unbind(0), labels.unbind(0), strict=True)]
+    )
 
 
-def _init_head(model: EpisodicClassifier, h: Tensor, labels: Tensor, n_way: int) -> tuple[Tensor, Tensor]:
+def _init_head(
+    model: EpisodicClassifier, h: Tensor, labels: Tensor, n_way: int
+) -> tuple[Tensor, Tensor]:
     """Per-episode heads from (E, B, H) support embeddings (``EpisodicClassifier.init_head``)."""
-    heads = [model.init_head(he, le, n_way) for he, le in zip(h.unbind(0), labels.unbind(0))]
+    heads = [
+        model.init_head(he, le, n_way) for he, le in zip(h.unbind(0), labels.unbind(0), strict=True)
+    ]
     return torch.stack([w for w, _ in heads]), torch.stack([b for _, b in heads])
 
 

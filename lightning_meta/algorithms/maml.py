@@ -14,7 +14,6 @@ from lightning_meta.algorithms.types import (
     accuracy,
     inner_lr_map,
     loss_before,
-    make_inner_lrs,
 )
 from lightning_meta.data.episode import Episode
 from lightning_meta.models.classifier import EpisodicClassifier, head_logits

@@ -18,7 +18,7 @@ Learned inner lrs are used as step sizes but receive no gradient from Reptile.
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 from torch.nn import functional as F
 
 from lightning_meta.algorithms.inner_loop import InnerLoopConfig, inner_loop

@@ -1,9 +1,10 @@
-"""`lightning-meta bench data|speed|memory|throughput`: the performance benchmarks' commands.
+"""`lightning-meta bench data|speed|memory|throughput|episodes`: the performance benchmarks.
 
     lightning-meta bench data [--smlmt]          # data pipeline: cache, episodes/s, SMLMT index
     lightning-meta bench speed [--quick] [--only maml2 floor top1 memory throughput]
     lightning-meta bench memory [--model tiny] [--adapt top1]
     lightning-meta bench throughput [--quick] [--threads N] [--only maml fomaml]
+    lightning-meta bench episodes [--model EXPORT_OR_CKPT] [--episodes 100] [--threads N]
 
 Each prints ``name: value`` lines; the measurements live in :mod:`lightning_meta.bench.perf`.
 The accuracy suite's commands are in :mod:`lightning_meta.cli.bench_suite`.
@@ -16,12 +17,13 @@ from dataclasses import replace
 
 import torch
 
-from lightning_meta.bench.perf import data, memory, smlmt, speed, throughput
+from lightning_meta.bench.perf import data, episodes, memory, smlmt, speed, throughput
 from lightning_meta.bench.perf.workload import Workload
 from lightning_meta.cli.parser import tool_parser
+from lightning_meta.errors import ConfigError
 
 __all__ = [
-    "data_main", "memory_main", "parse_memory", "parse_speed", "parse_throughput",
+    "data_main", "episodes_main", "memory_main", "parse_memory", "parse_speed", "parse_throughput",
     "smlmt_data_main", "speed_main", "throughput_main",
 ]  # fmt: skip
 
@@ -141,3 +143,33 @@ def parse_throughput(argv: list[str]) -> throughput.ThroughputConfig:
 
 def throughput_main(argv: list[str]) -> int:
     return _print(throughput.throughput_lines(parse_throughput(argv)))
+
+
+def episodes_main(argv: list[str]) -> int:
+    """``bench episodes``: the per-episode loop vs the cached, batched path (see the module)."""
+    p = tool_parser("bench episodes", episodes.__doc__, config=True)
+    p.add_argument("--model", type=str, default=None,
+                   help="export directory or .ckpt (default: runs/default/export, else an "
+                   "untrained FOMAML top1 module from --baseline)")  # fmt: skip
+    p.add_argument("--baseline", type=str, default="minilm", help="pretrained encoder")
+    p.add_argument("--episodes", type=int, default=100, help="fixed test episodes")
+    p.add_argument("--train-batches", type=int, default=3, help="timed meta-batches per path")
+    p.add_argument("--storage", type=str, choices=["model", "bfloat16"], default="model")
+    p.add_argument("--no-match-padding", action="store_true",
+                   help="one cache entry per text (not per text and padded length)")  # fmt: skip
+    p.add_argument("--only", type=str, nargs="*", choices=["eval", "train"], default=["eval", "train"])  # fmt: skip
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")  # fmt: skip
+    a = p.parse_args(argv)
+    if a.episodes <= 0 or a.train_batches <= 0:
+        raise ConfigError("episodes, train-batches: must be positive")
+    if a.threads is not None:
+        torch.set_num_threads(a.threads)
+    cfg = episodes.EpisodesBenchConfig(
+        model=a.model,
+        baseline=a.baseline,
+        episodes=a.episodes,
+        train_batches=a.train_batches,
+        storage=a.storage,
+        match_padding=not a.no_match_padding,
+    )
+    return _print(episodes.episodes_lines(cfg, tuple(a.only)))

@@ -96,7 +96,7 @@ def main(argv: list[str]) -> int:
     }
     module = load_any(a.model, method=a.method, n_way=a.n_way, overrides=overrides)
     episodes = fixed_episodes(data_args(a), a.episodes, split=a.split)
-    res = evaluate_episodes(module, episodes)
+    res = evaluate_episodes(module, episodes, progress=f"evaluate {a.model}")
     print(
         f"model: {a.model} ({module.algorithm}, {a.method}) on {a.data} {a.split} split, "
         f"{a.n_way}-way {a.k_shot}-shot {a.q_query}-query, {res['acc'].n} episodes"

@@ -4,7 +4,7 @@ lightning-meta fit|validate|test --config configs/experiment/fomaml_wordnet.yaml
 lightning-meta data describe wordnet
 lightning-meta predict --model runs/default/export --support labelled.csv --input texts.csv --out preds.csv
 lightning-meta evaluate --model runs/default/export --data wordnet --episodes 300
-lightning-meta bench data|speed|memory|throughput|accuracy|paired|compare
+lightning-meta bench data|speed|memory|throughput|episodes|accuracy|paired|compare
 
 Each command is a ``module:function`` taking its remaining arguments; the command modules are
 imported only when their command runs, so ``lightning-meta --help`` imports no torch.
@@ -35,6 +35,7 @@ GROUP_COMMANDS: dict[str, dict[str, str]] = {
         "speed": "lightning_meta.cli.bench:speed_main",
         "memory": "lightning_meta.cli.bench:memory_main",
         "throughput": "lightning_meta.cli.bench:throughput_main",
+        "episodes": "lightning_meta.cli.bench:episodes_main",
         "accuracy": "lightning_meta.cli.bench_suite:accuracy_main",
         "paired": "lightning_meta.cli.bench_suite:paired_main",
         "compare": "lightning_meta.cli.bench_suite:compare_main",
@@ -49,7 +50,7 @@ USAGE = (
     "       lightning-meta report --export DIR [options] [--config FILE]\n"
     "       lightning-meta export --ckpt FILE --out DIR [--config RUN/config.yaml]\n"
     "       lightning-meta tune --config FILE --space SPACE.yaml --n-trials N [--eval-only]\n"
-    "       lightning-meta bench {data,speed,memory,throughput,accuracy,paired,compare} [options]\n"
+    "       lightning-meta bench {data,speed,memory,throughput,episodes,accuracy,paired,compare} [options]\n"
     "add --help after any command for its options (with types and defaults)\n"
     "add --debug to any command to see full tracebacks"
 )

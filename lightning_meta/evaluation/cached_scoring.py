@@ -22,7 +22,7 @@ float64, every adapt setting, both poolings, both heads, learned inner rates).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -82,7 +82,9 @@ def cache_plan(module: Any) -> EvaluationPlan | None:
     return plan
 
 
-def _groups(episodes: Sequence[Episode], chunk: range, size: int, by_length: bool) -> list[list[int]]:
+def _groups(
+    episodes: Sequence[Episode], chunk: range, size: int, by_length: bool
+) -> list[list[int]]:
     """Consecutive runs of same-shape episodes (and padded length ``T`` when ``by_length``),
     at most ``size`` each."""
     out: list[list[int]] = []
@@ -134,15 +136,20 @@ def cached_outputs(
             pooled = cache.pooled(encoder, fps, model.pooling, torch.arange(len(index)))
             for i, ep in enumerate(cache.episodes):
                 ep = ep.to(param.device)
-                hs, hq = pooled[index.support[i].to(param.device)], pooled[index.query[i].to(param.device)]
+                hs, hq = (
+                    pooled[index.support[i].to(param.device)],
+                    pooled[index.query[i].to(param.device)],
+                )
                 outs[i] = _centroid(hs, hq, ep, plan.distance)
                 if progress is not None:
                     progress.advance()
             return [o for o in outs if o is not None]
-        cut = int(model.cache_start)
-        top = cut < len(encoder.get_submodule("encoder.layer"))
+        assert model.cache_start is not None  # cache_plan checked it
+        cut = model.cache_start
+        top = cut < len(cast(nn.ModuleList, encoder.get_submodule("encoder.layer")))
         storage = cache.storage_dtype(encoder)
-        per_token = int(encoder.config.hidden_size) * torch.empty((), dtype=storage).element_size()
+        width = int(getattr(encoder, "config").hidden_size)  # noqa: B009
+        per_token = width * torch.empty((), dtype=storage).element_size()
         chunks = index.chunks(per_token, cache.max_bytes) if top else [range(n)]
         for chunk in chunks:
             states = cache.states(encoder, fps, cut, chunk, note) if top else None
@@ -161,13 +168,17 @@ def cached_outputs(
                     pad = int(eps[0].support.input_ids.shape[1]) if by_length else None
                     packings = {s: Packing.from_lengths(index.lengths.to(param.device)[t], pad)
                                 for s, t in tids.items()}  # fmt: skip
-                    hidden = {s: states.gather(t, packings[s], param.dtype) for s, t in tids.items()}
+                    hidden = {
+                        s: states.gather(t, packings[s], param.dtype) for s, t in tids.items()
+                    }
                     feats = PackedFeatures(encoder, cut, hidden, packings, model.pooling)  # type: ignore[arg-type]
                 loss, logits, adapted = score_features(
                     model, feats, eps, plan.inner, plan.inner_lrs, "none", plan.steps
                 )
                 before = loss_before_batched(feats, adapted, eps, pooled[tids["query"]])
-                for i, out in zip(group, task_outputs(loss, logits, before, adapted, False), strict=True):
+                for i, out in zip(
+                    group, task_outputs(loss, logits, before, adapted, False), strict=True
+                ):
                     outs[i] = out
                 if progress is not None:
                     progress.advance(len(group))

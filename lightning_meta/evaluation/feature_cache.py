@@ -31,7 +31,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -39,7 +39,14 @@ from torch import Tensor, nn
 from lightning_meta.data.episode import Episode
 from lightning_meta.models.packed import Packing, additive_mask, packed_bottom, packed_layer
 
-__all__ = ["DEFAULT_MAX_BYTES", "FeatureCache", "Storage", "TextIndex", "TokenStates", "trunk_fingerprints"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "FeatureCache",
+    "Storage",
+    "TextIndex",
+    "TokenStates",
+    "trunk_fingerprints",
+]
 
 Storage = Literal["model", "bfloat16"]
 Pooling = Literal["mean", "cls"]
@@ -138,7 +145,7 @@ def _layers(encoder: nn.Module) -> list[nn.Module]:
     return list(cast(nn.ModuleList, encoder.get_submodule("encoder.layer")))
 
 
-def _digest(h: hashlib._Hash, module: nn.Module) -> None:
+def _digest(h: Any, module: nn.Module) -> None:
     h.update(type(module).__name__.encode())
     for name, t in [*module.named_parameters(), *module.named_buffers()]:
         flat = t.detach().reshape(-1).contiguous().cpu()
@@ -280,7 +287,9 @@ class FeatureCache:
                 else:
                     cut, states = below
                     pad = int(self.index.pad[batch[0]]) or None
-                    packing = Packing.from_lengths(self.index.lengths[batch][None].to(param.device), pad)
+                    packing = Packing.from_lengths(
+                        self.index.lengths[batch][None].to(param.device), pad
+                    )
                     x = states.gather(batch[None], packing, param.dtype)  # (1, n, H)
                     ext = additive_mask(packing, x.dtype)
                     for layer in layers[cut:]:

@@ -48,9 +48,10 @@ class _Rate(ProgressColumn):
         super().__init__()
         self.unit = unit
 
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("" if speed is None else f"{speed:.2f} {self.unit}/s")
+    def render(self, task: Task) -> Text:  # the mean rate since the start, as the plain lines
+        elapsed = task.elapsed or 0.0
+        speed = task.completed / elapsed if elapsed > 0 else 0.0
+        return Text(f"{speed:.2f} {self.unit}/s")
 
 
 class Progress:

@@ -16,6 +16,7 @@ from typing import Any
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.episodes import fixed_episodes
 from lightning_meta.evaluation.export_meta import META_FILE, ExportMeta
+from lightning_meta.evaluation.feature_cache import FeatureCache
 from lightning_meta.evaluation.loading import load_module_from_export
 from lightning_meta.evaluation.scoring import evaluate_episodes
 from lightning_meta.evaluation.tables import Result
@@ -84,9 +85,12 @@ def score_rows(
     results: dict[str, dict[str, Result]] = {name: {} for name in rows}
     for target, args in targets.items():
         episodes = fixed_episodes(args, counts[target])
+        features = FeatureCache(episodes)  # rows with equal bottoms share the cached states
         for name, module in rows.items():
             t0 = time.perf_counter()
-            r = evaluate_episodes(module, episodes)
+            r = evaluate_episodes(
+                module, episodes, features=features, progress=f"[{target}] {name}"
+            )
             results[name][target] = Result(name, target, r["acc"], r["f1"])
             print(
                 f"[{target}] {name}: acc {r['acc']}  f1 {r['f1']}  ({time.perf_counter() - t0:.0f}s)",

@@ -16,11 +16,14 @@ import torch
 
 from lightning_meta.algorithms.types import TaskOutput
 from lightning_meta.data.episode import Episode
+from lightning_meta.evaluation.cached_scoring import cache_plan, cached_outputs
+from lightning_meta.evaluation.feature_cache import FeatureCache
 from lightning_meta.evaluation.metrics import MeanCI, episode_scores, mean_ci
+from lightning_meta.evaluation.progress import Progress
 
 __all__ = [
-    "EpisodeEvaluator", "EpisodeScore", "evaluate_episodes", "score_episodes", "score_module",
-    "summarise",
+    "EpisodeEvaluator", "EpisodeScore", "episode_score", "evaluate_episodes", "score_episodes",
+    "score_module", "summarise",
 ]  # fmt: skip
 
 
@@ -50,10 +53,18 @@ class EpisodeEvaluator(Protocol):
     def evaluate_episode(self, episode: Episode) -> TaskOutput: ...
 
 
+def episode_score(ep: Episode, out: TaskOutput) -> EpisodeScore:
+    """One episode's scores from its adapted query logits and losses."""
+    acc, f1 = episode_scores(out.logits, ep.query.labels.to(out.logits.device), ep.n_way)
+    before, after = float(out.loss_before), float(out.loss.detach())
+    return EpisodeScore(int(ep.index), acc, f1, before, after)
+
+
 def score_episodes(
     evaluate_episode: Callable[[Episode], TaskOutput],
     episodes: Iterable[Episode],
     device: torch.device | None = None,
+    progress: Progress | None = None,
 ) -> list[EpisodeScore]:
     """Adapt on every episode's support set (with gradients, also under ``no_grad``), score its
     query; the scores in episode order. ``device``: move each episode there first."""
@@ -62,17 +73,43 @@ def score_episodes(
         for ep in episodes:
             if device is not None:
                 ep = ep.to(device)
-            out = evaluate_episode(ep)
-            acc, f1 = episode_scores(out.logits, ep.query.labels, ep.n_way)
-            before, after = float(out.loss_before), float(out.loss.detach())
-            scores.append(EpisodeScore(int(ep.index), acc, f1, before, after))
+            scores.append(episode_score(ep, evaluate_episode(ep)))
+            if progress is not None:
+                progress.advance()
     return scores
 
 
-def score_module(module: EpisodeEvaluator, episodes: Iterable[Episode]) -> list[EpisodeScore]:
-    """:func:`score_episodes` of a model in eval mode, episodes moved to its device."""
+def score_module(
+    module: EpisodeEvaluator,
+    episodes: Iterable[Episode],
+    *,
+    features: FeatureCache | None = None,
+    progress: bool | str = True,
+) -> list[EpisodeScore]:
+    """Scores of a model in eval mode on ``episodes`` (moved to its device), in order.
+
+    When :func:`~lightning_meta.evaluation.cached_scoring.cache_plan` accepts the model
+    (``adapt: head | top<k>`` fine-tuning rows, nearest-centroid rows), from the frozen-feature
+    cache, several episodes per batched inner loop: ``features`` (built for these same episodes;
+    pass one cache to models scored on the same episodes and rows with equal bottoms share
+    it) or a fresh one. Otherwise (``adapt: all``, the higher backend, ...) the per-episode
+    loop. ``progress``: a bar (terminal) or plain lines on stderr named by the string; False:
+    silent.
+    """
     module.eval()
-    return score_episodes(module.evaluate_episode, episodes, module.device)
+    eps = list(episodes) if features is None else features.episodes
+    if features is not None and [e.index for e in eps] != [e.index for e in episodes]:
+        raise ValueError("features: the cache was built for other episodes than these")
+    if not eps:
+        return []
+    name = progress if isinstance(progress, str) else "scoring"
+    with Progress(len(eps), name, enabled=progress is not False) as bar:
+        if cache_plan(module) is not None:
+            cache = features if features is not None else FeatureCache(eps)
+            outs = cached_outputs(module, cache, progress=bar)
+            if outs is not None:
+                return [episode_score(ep, out) for ep, out in zip(eps, outs, strict=True)]
+        return score_episodes(module.evaluate_episode, eps, module.device, bar)
 
 
 def summarise(scores: Sequence[EpisodeScore]) -> dict[str, MeanCI]:
@@ -80,6 +117,13 @@ def summarise(scores: Sequence[EpisodeScore]) -> dict[str, MeanCI]:
     return {"acc": mean_ci([s.acc for s in scores]), "f1": mean_ci([s.f1 for s in scores])}
 
 
-def evaluate_episodes(module: EpisodeEvaluator, episodes: Iterable[Episode]) -> dict[str, MeanCI]:
-    """Adapt on every episode's support set, score its query: mean ± 95% CI of acc and F1."""
-    return summarise(score_module(module, episodes))
+def evaluate_episodes(
+    module: EpisodeEvaluator,
+    episodes: Iterable[Episode],
+    *,
+    features: FeatureCache | None = None,
+    progress: bool | str = True,
+) -> dict[str, MeanCI]:
+    """Adapt on every episode's support set, score its query: mean ± 95% CI of acc and F1
+    (``features``, ``progress``: see :func:`score_module`)."""
+    return summarise(score_module(module, episodes, features=features, progress=progress))

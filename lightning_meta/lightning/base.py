@@ -23,7 +23,7 @@ from lightning_meta.data.config import as_group, plain_hparams
 from lightning_meta.data.episode import Episode
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.metrics import MeanCI, episode_scores, mean_ci
-from lightning_meta.evaluation.scoring import score_episodes
+from lightning_meta.evaluation.scoring import score_module
 from lightning_meta.lightning.config import (
     EncoderConfig,
     InnerLoopArgs,
@@ -234,7 +234,8 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
         every episode (no distributed sampler) or its share; each is scored exactly once."""
         rank, world = self.global_rank, max(self.trainer.world_size, 1)
         mine = [ep for ep in batch if ep.index % world == rank]
-        store.extend(s.row() for s in score_episodes(self.evaluate_episode, mine))  # EVAL_COLUMNS
+        scores = score_module(self, mine, progress=False)  # the cached, packed path when it applies
+        store.extend(s.row() for s in scores)  # EVAL_COLUMNS
 
     def validation_step(self, batch: list[Episode], batch_idx: int) -> None:
         self._eval_step(batch, self._val_scores)

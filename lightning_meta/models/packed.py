@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -111,7 +111,11 @@ class Packing:
         if pooling == "cls":
             base = torch.arange(self.episodes, device=x.device)[:, None] * self.n
             first = (self.starts + base).reshape(-1)  # (E*R,)
-            return x.reshape(-1, x.shape[-1]).index_select(0, first).view(self.episodes, -1, x.shape[-1])
+            return (
+                x.reshape(-1, x.shape[-1])
+                .index_select(0, first)
+                .view(self.episodes, -1, x.shape[-1])
+            )
         rows = self.to_rows(x)  # (E, R, T, H)
         m = self.mask.to(x.dtype).unsqueeze(-1)  # (E, R, T, 1)
         return (rows * m).sum(2) / m.sum(2).clamp(min=1.0)  # (E, R, H)
@@ -163,7 +167,9 @@ def _per_episode(x: Tensor, *tensors: Tensor, dims: tuple[int, ...]) -> list[tup
     """Split (E, ...) ``x`` and each tensor (per-episode when it has ``dims[i] + 1`` dims,
     else shared) into one argument tuple per episode."""
     E = x.shape[0]
-    parts = [t.unbind(0) if t.dim() == d + 1 else [t] * E for t, d in zip(tensors, dims, strict=True)]
+    parts = [
+        t.unbind(0) if t.dim() == d + 1 else [t] * E for t, d in zip(tensors, dims, strict=True)
+    ]
     return list(zip(x.unbind(0), *parts, strict=True))
 
 
@@ -203,7 +209,7 @@ def packed_layer(
     tensors; missing names use the layer's own parameters. ``ext``: (E*R, 1, 1, T) additive
     attention mask (:func:`additive_mask`).
     """
-    attn = layer.get_submodule("attention.self")
+    attn: Any = layer.get_submodule("attention.self")
     heads, d = int(attn.num_attention_heads), int(attn.attention_head_size)
     E, R, T = packing.episodes, packing.rows, packing.T
 
@@ -220,9 +226,11 @@ def packed_layer(
     ctx = packing.to_packed(ctx.transpose(1, 2).reshape(E, R, T, heads * d))  # (E, n, A)
     a = _norm(layer, params, "attention.output.LayerNorm",
               _linear(layer, params, "attention.output.dense", ctx) + x)  # fmt: skip
-    act = layer.get_submodule("intermediate").intermediate_act_fn
+    act: Any = layer.get_submodule("intermediate").intermediate_act_fn
     inter = act(_linear(layer, params, "intermediate.dense", a))  # (E, n, I)
-    return _norm(layer, params, "output.LayerNorm", _linear(layer, params, "output.dense", inter) + a)
+    return _norm(
+        layer, params, "output.LayerNorm", _linear(layer, params, "output.dense", inter) + a
+    )
 
 
 def additive_mask(packing: Packing, dtype: torch.dtype) -> Tensor:

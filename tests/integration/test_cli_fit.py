@@ -167,7 +167,7 @@ def test_report_table_after_fit(
     # issue 12.8: the centroid row against a hand-written nearest-centroid on the same episodes
     centroid = [line.split(",") for line in lines[1:] if "nearest centroid" in line][0]
     expected = _hand_centroid_accuracy(yaml.safe_load(cfg.read_text())["data"]["init_args"], 5)
-    assert float(centroid[2]) == pytest.approx(expected, abs=1e-12)
+    assert float(centroid[2]) == pytest.approx(expected, abs=1e-6)  # float32 episode acc
 
 
 def _hand_centroid_accuracy(data_args: dict, n: int) -> float:

@@ -27,6 +27,7 @@ from lightning_meta.bench.suite.spec import ClassSpec, MethodSpec, SuiteSpec
 from lightning_meta.data.episode import Episode
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.episodes import fixed_episodes
+from lightning_meta.evaluation.feature_cache import FeatureCache
 from lightning_meta.evaluation.scoring import score_module, summarise
 from lightning_meta.evaluation.tables import Result
 from lightning_meta.lightning import EpisodicModule
@@ -179,6 +180,7 @@ def run_suite(
     episodes = build_episodes(resolved, log)
     clock = Clock(n_cells * spec.episodes, steps)
     cell = 0
+    caches = {t: FeatureCache(eps) for t, eps in episodes.items()}  # equal bottoms share states
     for i, m in enumerate(spec.methods):
         if m.name in resolved.skipped:
             continue
@@ -193,7 +195,9 @@ def run_suite(
             est = f", estimate {pe * len(eps):.0f}s" if pe is not None else ""
             log(f"[{cell}/{n_cells}] {m.name} x {target}: {len(eps)} episodes{est}")
             t0 = time.perf_counter()
-            scores = score_module(module, eps)
+            scores = score_module(
+                module, eps, features=caches[target], progress=f"{m.name} x {target}"
+            )
             dt = time.perf_counter() - t0
             clock.add_eval(dt, len(eps))
             run.timings[f"eval/{m.name}/{target}"] = dt

@@ -31,6 +31,7 @@ from lightning_meta.bench.suite.paired import (
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.episodes import fixed_episodes
 from lightning_meta.evaluation.export_meta import ExportMeta
+from lightning_meta.evaluation.feature_cache import FeatureCache
 from lightning_meta.evaluation.loading import evaluation_settings, load_module_from_export
 from lightning_meta.evaluation.metrics import mean_ci
 from lightning_meta.evaluation.scoring import score_module, summarise
@@ -79,13 +80,15 @@ def compare_encoders(
         eps = fixed_episodes(dict(data_args), episodes)
         counts[target] = len(eps)
         n_way = int(data_args["n_way"])
+        features = FeatureCache(eps)  # rows with equal bottoms share the cached states
         for name, path in models.items():
             for label, method in kinds:
                 row = f"{name} {label}"
                 t0 = time.perf_counter()
                 overrides = adaptation if method == "finetune" else None
                 module = load_module_from_export(path, method, n_way=n_way, overrides=overrides)
-                summary = summarise(scored := score_module(module, eps))
+                scored = score_module(module, eps, features=features, progress=f"[{target}] {row}")
+                summary = summarise(scored)
                 scores.setdefault(row, {})[target] = {
                     "acc": [s.acc for s in scored], "f1": [s.f1 for s in scored],
                 }  # fmt: skip

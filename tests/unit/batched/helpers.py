@@ -39,5 +39,7 @@ def pool_episodes(
         s_lab = torch.arange(n_way).repeat_interleave(shots)
         q_lab = torch.arange(n_way).repeat_interleave(queries)
         k = n_way * shots
-        out.append(Episode(_batch(rows[:k], s_lab, length), _batch(rows[k:], q_lab, length), n_way, i))
+        out.append(
+            Episode(_batch(rows[:k], s_lab, length), _batch(rows[k:], q_lab, length), n_way, i)
+        )
     return out

@@ -1,0 +1,24 @@
+"""`bench episodes` on the tiny model and tiny data: every line, sane values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lightning_meta.bench.perf.episodes import EpisodesBenchConfig, episodes_lines
+
+
+def test_bench_episodes_lines(tiny_csv: Path) -> None:
+    data = {
+        "source": str(tiny_csv), "split_mode": "classes", "n_way": 3, "k_shot": 2,
+        "q_query": 2, "eval_q_query": 3, "meta_batch_size": 2, "max_length": 12,
+        "split_fractions": [0.34, 0.33, 0.33],
+    }  # fmt: skip
+    cfg = EpisodesBenchConfig(baseline="tiny", episodes=4, train_batches=1, data=data)
+    lines = dict(line.split(": ", 1) for line in episodes_lines(cfg))
+    assert lines["model"].startswith("untrained FOMAML from tiny")
+    for key in ("eval_speedup", "eval_cpu_speedup", "train_tasks_per_s_speedup"):
+        assert float(lines[key]) > 0
+    assert lines["eval_identical_episode_acc"] == "true"
+    assert float(lines["eval_max_abs_logit_diff"]) < 1e-4
+    assert float(lines["train_max_abs_loss_diff"]) < 1e-5
+    assert "eval_note" not in lines  # every row took the cached path

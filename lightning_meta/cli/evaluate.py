@@ -6,12 +6,18 @@
     lightning-meta evaluate --model minilm --method centroid --data sentiment:movie --n-way 2
     lightning-meta evaluate --config my_eval.yaml --episodes 100   # options from YAML
 
-Prints ``acc: X ± CI`` and ``f1: Y ± CI`` (percent, 95% CI over the fixed test episodes);
-with ``--out DIR`` also writes ``results.csv`` and ``results.md`` there.
+An export or checkpoint of a run on the same source is scored on that run's own held-out split:
+the split (fractions, mode, seed, class lists), the columns, ``max_length`` and the tokenizer
+come from what the run recorded unless a flag overrides them (``--split-seed`` ...); an override
+that puts training classes into the evaluated split prints a ``WARNING`` line on stderr naming
+them. Prints the data settings, the evaluated classes, then ``acc``, ``f1``, ``precision`` and
+``recall`` (macro, percent, mean ± 95% CI over the fixed episodes); with ``--out DIR`` also
+writes ``results.csv`` and ``results.md`` there.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +27,26 @@ from lightning_meta.cli.parser import tool_parser
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.episodes import fixed_episodes
 from lightning_meta.evaluation.loading import METHODS, load_any
+from lightning_meta.evaluation.metrics import METRICS
+from lightning_meta.evaluation.recorded import (
+    SOURCE_SETTINGS,
+    SPLIT_SETTINGS,
+    model_tokenizer,
+    overlap_warning,
+    recorded_data,
+    same_source,
+    split_classes,
+)
 from lightning_meta.evaluation.scoring import evaluate_episodes
-from lightning_meta.evaluation.tables import Result, render_wide, write_csv
+from lightning_meta.evaluation.tables import from_summary, render_wide, write_csv
+
+RECORDED = "the model's recorded run on the same source, else"
+TRAINED = "the model's recorded run, else"
+# what `evaluate` uses when the model records nothing (or another source is evaluated)
+DEFAULTS: dict[str, Any] = {
+    "text_column": "text", "label_column": "label", "split_mode": "auto",
+    "split_fractions": (0.5555556, 0.2222222, 0.2222222), "split_seed": 0, "max_length": 64,
+}  # fmt: skip
 
 
 def build_parser() -> ArgumentParser:
@@ -36,25 +60,33 @@ def build_parser() -> ArgumentParser:
         help="finetune: adapt on the support set (inner-loop settings of the export); "
         "centroid: frozen encoder + nearest class centroid (cosine)",
     )  # fmt: skip
-    p.add_argument("--data", type=str, default="wordnet", help="built-in name, local file, or hub name")  # fmt: skip
+    p.add_argument(
+        "--data", type=str, default=None,
+        help="built-in name, local file, or hub name (default: the source the model was trained "
+        "on, else wordnet)",
+    )  # fmt: skip
     p.add_argument(
         "--data-files", type=str, nargs="*", default=None, help="several local files of one format"
     )
-    p.add_argument("--text-column", type=str, default="text")
-    p.add_argument("--label-column", type=str, default="label")
+    p.add_argument("--text-column", type=str, default=None, help=f"default: {RECORDED} 'text'")
+    p.add_argument("--label-column", type=str, default=None, help=f"default: {RECORDED} 'label'")
     p.add_argument("--split", type=str, default="test", choices=["train", "val", "test"])
-    p.add_argument("--split-mode", type=str, default="auto", choices=["auto", "classes", "examples"])  # fmt: skip
     p.add_argument(
-        "--split-fractions", type=float, nargs=3, default=[0.5555556, 0.2222222, 0.2222222],
-        help="train/val/test fractions (default: the WordNet 25/10/10 class split)",
+        "--split-mode", type=str, default=None, choices=["auto", "classes", "examples"],
+        help=f"default: {RECORDED} auto",
     )  # fmt: skip
+    p.add_argument(
+        "--split-fractions", type=float, nargs=3, default=None,
+        help=f"train/val/test fractions (default: {RECORDED} the WordNet 25/10/10 class split)",
+    )  # fmt: skip
+    p.add_argument("--split-seed", type=int, default=None, help=f"default: {RECORDED} 0")
     p.add_argument("--n-way", type=int, default=5)
     p.add_argument("--k-shot", type=int, default=5)
     p.add_argument("--q-query", type=int, default=15)
     p.add_argument("--episodes", type=int, default=300)
-    p.add_argument("--max-length", type=int, default=64)
+    p.add_argument("--max-length", type=int, default=None, help=f"default: {TRAINED} 64")
     p.add_argument(
-        "--tokenizer", type=str, default=None, help="default: the model directory, else 'minilm'"
+        "--tokenizer", type=str, default=None, help=f"default: {TRAINED} the model's own"
     )
     p.add_argument(
         "--inner-steps", type=int, default=None, help="override the export's inner steps"
@@ -67,24 +99,33 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-def data_args(a: Namespace) -> dict[str, Any]:
-    """The DataModule arguments of the evaluated episodes."""
-    is_ckpt = a.model.endswith(".ckpt")
-    tokenizer = a.tokenizer or ("minilm" if is_ckpt or a.model in ("minilm", "tiny") else a.model)
-    return {
-        "source": a.data,
-        "data_files": a.data_files,
-        "text_column": a.text_column,
-        "label_column": a.label_column,
-        "split_mode": a.split_mode,
-        "split_fractions": tuple(a.split_fractions),
-        "n_way": a.n_way,
-        "k_shot": a.k_shot,
-        "q_query": a.q_query,
-        "max_length": a.max_length,
-        "tokenizer": tokenizer,
-        "seed": a.seed,
-    }
+def data_args(a: Namespace, recorded: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The DataModule arguments of the evaluated episodes and where they came from: a flag
+    when given, else (same source) what the model's run recorded, else the defaults."""
+    source = a.data if a.data is not None else recorded.get("source", "wordnet")
+    data_files = a.data_files if a.data is not None else recorded.get("data_files")
+    same = same_source(recorded, source, data_files)
+    given = {
+        "text_column": a.text_column, "label_column": a.label_column, "split_mode": a.split_mode,
+        "split_fractions": None if a.split_fractions is None else tuple(a.split_fractions),
+        "split_seed": a.split_seed, "max_length": a.max_length, "tokenizer": a.tokenizer,
+    }  # fmt: skip
+    taken = (*SPLIT_SETTINGS, *SOURCE_SETTINGS) if same else ()
+    args: dict[str, Any] = {}
+    for key in (*SPLIT_SETTINGS, *SOURCE_SETTINGS, "max_length", "tokenizer"):
+        if given.get(key) is not None:
+            args[key] = given[key]
+        elif (key in taken or key in ("max_length", "tokenizer")) and recorded.get(key) is not None:
+            args[key] = recorded[key]
+        elif key in DEFAULTS:
+            args[key] = DEFAULTS[key]
+    args.setdefault("tokenizer", model_tokenizer(a.model))
+    args.update(source=source, data_files=data_files, n_way=a.n_way, k_shot=a.k_shot,
+                q_query=a.q_query, seed=a.seed)  # fmt: skip
+    origin = "the model's recorded run" if same else "defaults (not the model's training source)"
+    if not recorded:
+        origin = "defaults (the model records no data config)"
+    return args, origin
 
 
 def main(argv: list[str]) -> int:
@@ -94,18 +135,34 @@ def main(argv: list[str]) -> int:
     overrides = {
         k: v for k, v in (("inner_steps", a.inner_steps), ("inner_lr", a.inner_lr)) if v is not None
     }
+    recorded = recorded_data(a.model)
+    args, origin = data_args(a, recorded)
     module = load_any(a.model, method=a.method, n_way=a.n_way, overrides=overrides)
-    episodes = fixed_episodes(data_args(a), a.episodes, split=a.split)
+    if same_source(recorded, args["source"], args["data_files"]):
+        warning = overlap_warning(recorded, args, a.split)
+        if warning is not None:
+            print(warning, file=sys.stderr, flush=True)
+    mode, classes = split_classes(args, a.split)
+    episodes = fixed_episodes(args, a.episodes, split=a.split)
     res = evaluate_episodes(module, episodes, progress=f"evaluate {a.model}")
     print(
-        f"model: {a.model} ({module.algorithm}, {a.method}) on {a.data} {a.split} split, "
+        f"model: {a.model} ({module.algorithm}, {a.method}) on {args['source']} {a.split} split, "
         f"{a.n_way}-way {a.k_shot}-shot {a.q_query}-query, {res['acc'].n} episodes"
     )
-    print(f"acc: {res['acc']}")
-    print(f"f1: {res['f1']}")
+    split = ", ".join(f"{k}={args[k]}" for k in ("split_mode", "split_fractions", "split_seed"))
+    print(
+        f"data: {split}, max_length={args['max_length']}, tokenizer={args['tokenizer']} ({origin})"
+    )
+    shown = ", ".join(classes[:12]) + (
+        f", ... ({len(classes)} in all)" if len(classes) > 12 else ""
+    )
+    print(f"{a.split} {'classes' if mode == 'classes' else 'classes (example split)'}: {shown}")
+    for key in METRICS:
+        if key in res:
+            print(f"{key}: {res[key]}")
     if a.out is not None:
-        target = f"{a.data} {a.split} {a.n_way}-way {a.k_shot}-shot"
-        rows = [Result(f"{a.model} ({a.method})", target, res["acc"], res["f1"])]
+        target = f"{args['source']} {a.split} {a.n_way}-way {a.k_shot}-shot"
+        rows = [from_summary(f"{a.model} ({a.method})", target, res)]
         out = Path(a.out)
         out.mkdir(parents=True, exist_ok=True)
         write_csv(out / "results.csv", rows)

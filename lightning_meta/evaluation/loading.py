@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,13 @@ def load_module_from_export(
     learned = settings.pop("learned_inner_lrs") or None
     module = build_evaluator(str(path), method, pooling, n_way, settings, learned)
     if meta.attn_implementation == "eager":  # as exported: the same numbers as its checkpoint
-        ensure_eager(module.model.encoder)
+        log = logging.getLogger(ensure_eager.__module__)  # its note is about second order
+        level = log.level
+        log.setLevel(logging.WARNING)
+        try:
+            ensure_eager(module.model.encoder)
+        finally:
+            log.setLevel(level)
     return module
 
 

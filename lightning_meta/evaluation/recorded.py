@@ -38,7 +38,8 @@ def _checkpoint_data(path: str) -> dict[str, Any]:
     state = load_checkpoint_state(path)
     data = dict(state.get("datamodule_hyper_parameters") or {})
     model = dict(state.get("hyper_parameters") or {})
-    backbone = flatten(model, {}).get("encoder", {}).get("backbone")
+    encoder = model.get("encoder")  # grouped hyper-parameters, or the flat earlier layout
+    backbone = encoder.get("backbone") if isinstance(encoder, dict) else model.get("backbone")
     if isinstance(backbone, str):
         data.setdefault("_backbone", backbone)
     return data
@@ -46,8 +47,8 @@ def _checkpoint_data(path: str) -> dict[str, Any]:
 
 def recorded_data(model: str) -> dict[str, Any]:
     """The flat DataModule arguments (``source``, ``split_seed``, ``max_length``, ...) the run
-    that produced ``model`` recorded; {} for an encoder name or a model that records none.
-    A recorded ``tokenizer: auto`` is replaced by the backbone's own tokenizer."""
+    that produced ``model`` recorded; {} for an encoder name or a model that records none. A
+    checkpoint's ``tokenizer`` is its backbone's own when the run recorded none (or 'auto')."""
     if model.endswith(".ckpt"):
         args = flatten(_checkpoint_data(model))
         backbone = args.pop("_backbone", None)
@@ -57,16 +58,16 @@ def recorded_data(model: str) -> dict[str, Any]:
         args = meta.data_args() if meta is not None else {}
         backbone = model
     if args.get("tokenizer") == AUTO_TOKENIZER:
-        if isinstance(backbone, str):
-            args["tokenizer"] = backbone_tokenizer(backbone)
-        else:
-            args.pop("tokenizer")
+        args.pop("tokenizer")
+    if "tokenizer" not in args and model.endswith(".ckpt") and isinstance(backbone, str):
+        args["tokenizer"] = backbone_tokenizer(backbone)  # the checkpoint's encoder's own
     return args
 
 
 def model_tokenizer(model: str) -> str:
-    """The tokenizer of a model that records none: an export directory's own files (else the
-    MiniLM vocabulary its 'tiny' or MiniLM encoder uses), an encoder name's own."""
+    """The tokenizer of an export or encoder that records none: an export directory's own
+    files (else the MiniLM vocabulary its 'tiny' or MiniLM encoder uses), an encoder name's own
+    (a checkpoint's comes from :func:`recorded_data`)."""
     path = Path(model)
     if path.is_dir():
         has_files = any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))
@@ -104,7 +105,9 @@ def overlap_warning(
     """A one-line warning when the evaluated ``split`` under ``effective`` holds classes the
     recorded run trained on (class split), or when a changed example split may put training
     texts into it (example split); None when the split settings are the recorded ones."""
-    changed = [k for k in SPLIT_SETTINGS if k in effective and _differs(recorded.get(k), effective[k])]
+    changed = [
+        k for k in SPLIT_SETTINGS if k in effective and _differs(recorded.get(k), effective[k])
+    ]
     if split == "train" or not changed:
         return None
     trained = {**effective, **{k: recorded[k] for k in (*SPLIT_SETTINGS, "n_way") if k in recorded}}

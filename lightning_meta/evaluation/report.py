@@ -19,7 +19,7 @@ from lightning_meta.evaluation.export_meta import META_FILE, ExportMeta
 from lightning_meta.evaluation.feature_cache import FeatureCache
 from lightning_meta.evaluation.loading import load_module_from_export
 from lightning_meta.evaluation.scoring import evaluate_episodes
-from lightning_meta.evaluation.tables import Result
+from lightning_meta.evaluation.tables import Result, from_summary
 from lightning_meta.lightning.base import EpisodicModule
 
 __all__ = ["build_rows", "build_targets", "read_export", "score_rows"]
@@ -91,7 +91,7 @@ def score_rows(
             r = evaluate_episodes(
                 module, episodes, features=features, progress=f"[{target}] {name}"
             )
-            results[name][target] = Result(name, target, r["acc"], r["f1"])
+            results[name][target] = from_summary(name, target, r)
             print(
                 f"[{target}] {name}: acc {r['acc']}  f1 {r['f1']}  ({time.perf_counter() - t0:.0f}s)",
                 flush=True,

@@ -8,6 +8,7 @@ the accuracy suite, so the three can never disagree. It imports nothing from
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,7 +19,7 @@ from lightning_meta.algorithms.types import TaskOutput
 from lightning_meta.data.episode import Episode
 from lightning_meta.evaluation.cached_scoring import cache_plan, cached_outputs
 from lightning_meta.evaluation.feature_cache import FeatureCache
-from lightning_meta.evaluation.metrics import MeanCI, episode_scores, mean_ci
+from lightning_meta.evaluation.metrics import MeanCI, episode_metrics, mean_ci
 from lightning_meta.evaluation.progress import Progress
 
 __all__ = [
@@ -36,6 +37,8 @@ class EpisodeScore:
     f1: float  # macro-F1
     query_loss_before: float  # NaN where the method does not compute it
     query_loss_after: float
+    precision: float = float("nan")  # macro-precision (NaN: not computed)
+    recall: float = float("nan")  # macro-recall
 
     def row(self) -> tuple[float, ...]:
         """``(index, acc, f1, query_loss_before, query_loss_after)``."""
@@ -55,9 +58,11 @@ class EpisodeEvaluator(Protocol):
 
 def episode_score(ep: Episode, out: TaskOutput) -> EpisodeScore:
     """One episode's scores from its adapted query logits and losses."""
-    acc, f1 = episode_scores(out.logits, ep.query.labels.to(out.logits.device), ep.n_way)
+    m = episode_metrics(out.logits, ep.query.labels.to(out.logits.device), ep.n_way)
     before, after = float(out.loss_before), float(out.loss.detach())
-    return EpisodeScore(int(ep.index), acc, f1, before, after)
+    return EpisodeScore(
+        int(ep.index), m["acc"], m["f1"], before, after, m["precision"], m["recall"]
+    )
 
 
 def score_episodes(
@@ -113,8 +118,14 @@ def score_module(
 
 
 def summarise(scores: Sequence[EpisodeScore]) -> dict[str, MeanCI]:
-    """Mean ± 95% CI of accuracy and macro-F1 over the episodes."""
-    return {"acc": mean_ci([s.acc for s in scores]), "f1": mean_ci([s.f1 for s in scores])}
+    """Mean ± 95% CI over the episodes of accuracy, macro-F1 and (when every episode has them)
+    macro-precision and macro-recall (keys ``acc``, ``f1``, ``precision``, ``recall``)."""
+    out = {"acc": mean_ci([s.acc for s in scores]), "f1": mean_ci([s.f1 for s in scores])}
+    for key in ("precision", "recall"):
+        values = [getattr(s, key) for s in scores]
+        if values and not any(math.isnan(v) for v in values):
+            out[key] = mean_ci(values)
+    return out
 
 
 def evaluate_episodes(
@@ -124,6 +135,6 @@ def evaluate_episodes(
     features: FeatureCache | None = None,
     progress: bool | str = True,
 ) -> dict[str, MeanCI]:
-    """Adapt on every episode's support set, score its query: mean ± 95% CI of acc and F1
-    (``features``, ``progress``: see :func:`score_module`)."""
+    """Adapt on every episode's support set, score its query: mean ± 95% CI of acc, F1,
+    macro-precision and macro-recall (``features``, ``progress``: see :func:`score_module`)."""
     return summarise(score_module(module, episodes, features=features, progress=progress))

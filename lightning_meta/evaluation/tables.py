@@ -2,11 +2,12 @@
 
 The one results writer of ``report``, ``evaluate``, the accuracy suite (``bench accuracy``) and
 the encoder comparison (``bench compare``). ``results.csv`` columns: ``method, target, acc,
-acc_ci, f1, f1_ci, episodes`` (fractions, the CI is the 95% half-width ``1.96 * std /
-sqrt(n)``). It holds no timings, so two runs with the same seed give byte-identical files.
-Markdown: :func:`render_markdown` (one accuracy and one macro-F1 table, percent, mean ± CI, best
-mean per column in bold) or :func:`render_wide` (one table, accuracy and macro-F1 side by side
-per target).
+acc_ci, f1, f1_ci, episodes, precision, precision_ci, recall, recall_ci`` (fractions, the CI is
+the 95% half-width ``1.96 * std / sqrt(n)``; macro-precision/recall empty for a row that has
+none). It holds no timings, so two runs with the same seed give byte-identical files.
+Markdown: :func:`render_markdown` (one table per metric: accuracy, macro-F1 and, when every row
+has them, macro-precision and macro-recall; percent, mean ± CI, best mean per column in bold)
+or :func:`render_wide` (one table, the metrics side by side per target).
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ from pathlib import Path
 from lightning_meta.evaluation.metrics import MeanCI
 
 __all__ = [
-    "COLUMNS", "Result", "metric_table", "plot_results", "read_csv", "render_markdown",
-    "render_wide", "write_csv",
+    "COLUMNS", "METRICS", "Result", "from_summary", "metric_table", "metrics_of", "plot_results",
+    "read_csv", "render_markdown", "render_wide", "write_csv",
 ]  # fmt: skip
 
-COLUMNS = ["method", "target", "acc", "acc_ci", "f1", "f1_ci", "episodes"]
-METRICS = {"acc": "accuracy", "f1": "macro-F1"}
+COLUMNS = ["method", "target", "acc", "acc_ci", "f1", "f1_ci", "episodes",
+           "precision", "precision_ci", "recall", "recall_ci"]  # fmt: skip
+REQUIRED = COLUMNS[:7]  # results.csv files written before precision/recall still read
+METRICS = {"acc": "accuracy", "f1": "macro-F1", "precision": "macro-precision",
+           "recall": "macro-recall"}  # fmt: skip
+SHORT = {"acc": "acc", "f1": "macro-F1", "precision": "macro-P", "recall": "macro-R"}
+OPTIONAL = ("precision", "recall")
 
 
 @dataclass(frozen=True)
@@ -34,9 +40,26 @@ class Result:
     target: str
     acc: MeanCI
     f1: MeanCI
+    precision: MeanCI | None = None  # macro-precision (None: not measured for this row)
+    recall: MeanCI | None = None  # macro-recall
 
     def metric(self, key: str) -> MeanCI:
-        return self.acc if key == "acc" else self.f1
+        value = getattr(self, key)
+        if not isinstance(value, MeanCI):
+            raise KeyError(f"{self.method} on {self.target} has no {key}")
+        return value
+
+
+def from_summary(method: str, target: str, summary: dict[str, MeanCI]) -> Result:
+    """A row from ``scoring.summarise`` output (acc, f1 and, when present, precision/recall)."""
+    extra = {k: summary[k] for k in OPTIONAL if k in summary}
+    return Result(method, target, summary["acc"], summary["f1"], **extra)
+
+
+def metrics_of(results: list[Result]) -> list[str]:
+    """The metric keys every row has, in table order (acc, f1, then precision, recall)."""
+    keys = ["acc", "f1"]
+    return keys + [k for k in OPTIONAL if results and all(getattr(r, k) for r in results)]
 
 
 def write_csv(path: str | Path, results: list[Result]) -> None:
@@ -45,22 +68,34 @@ def write_csv(path: str | Path, results: list[Result]) -> None:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(COLUMNS)
         for r in results:
+            extra = [x for k in OPTIONAL for x in _cells(getattr(r, k))]
             w.writerow([r.method, r.target, repr(r.acc.mean), repr(r.acc.ci), repr(r.f1.mean),
-                        repr(r.f1.ci), r.acc.n])  # fmt: skip
+                        repr(r.f1.ci), r.acc.n, *extra])  # fmt: skip
+
+
+def _cells(value: MeanCI | None) -> list[str]:
+    return ["", ""] if value is None else [repr(value.mean), repr(value.ci)]
+
+
+def _read(row: dict[str, str], key: str) -> MeanCI | None:
+    if not row.get(key):
+        return None
+    return MeanCI(float(row[key]), float(row[f"{key}_ci"]), int(row["episodes"]))
 
 
 def read_csv(path: str | Path) -> list[Result]:
     """Rows of a ``results.csv`` written by :func:`write_csv` (or ``lightning-meta report``)."""
     with Path(path).open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    if rows and not set(COLUMNS) <= set(rows[0]):
-        missing = sorted(set(COLUMNS) - set(rows[0]))
+    if rows and not set(REQUIRED) <= set(rows[0]):
+        missing = sorted(set(REQUIRED) - set(rows[0]))
         raise ValueError(f"{path}: not a results.csv (missing columns {', '.join(missing)})")
     return [
         Result(
             r["method"], r["target"],
             MeanCI(float(r["acc"]), float(r["acc_ci"]), int(r["episodes"])),
             MeanCI(float(r["f1"]), float(r["f1_ci"]), int(r["episodes"])),
+            _read(r, "precision"), _read(r, "recall"),
         )
         for r in rows
     ]  # fmt: skip
@@ -99,27 +134,30 @@ def metric_table(results: list[Result], key: str) -> str:
 def render_markdown(results: list[Result], title: str, notes: list[str]) -> str:
     """Both tables with a header (title, notes such as the command, seed and episodes)."""
     parts = [f"# {title}", ""] + [f"- {n}" for n in notes] + [""]
-    for key, label in METRICS.items():
-        parts += [f"## {label} (%), mean ± 95% CI", "", metric_table(results, key), ""]
+    for key in metrics_of(results):
+        parts += [f"## {METRICS[key]} (%), mean ± 95% CI", "", metric_table(results, key), ""]
     return "\n".join(parts)
 
 
 def render_wide(results: list[Result], counts: dict[str, int]) -> str:
-    """One table, one row per method: accuracy and macro-F1 (%) side by side per target;
-    ``counts``: the number of fixed test episodes of each target (in column order)."""
+    """One table, one row per method: accuracy, macro-F1 and (when every row has them)
+    macro-precision and macro-recall (%) side by side per target; ``counts``: the number of
+    fixed test episodes of each target (in column order)."""
     methods, targets, cell = _ordered(results)
     targets = [t for t in counts if t in targets]
-    head = "| method | " + " | ".join(f"{t}: acc | {t}: macro-F1" for t in targets) + " |"
+    keys = metrics_of(results)
+    head = "| method | " + " | ".join(f"{t}: {SHORT[k]}" for t in targets for k in keys) + " |"
     n = ", ".join(f"{counts[t]} ({t})" for t in targets)
+    what = "accuracy and macro-F1" if len(keys) == 2 else "accuracy, macro-F1, macro-P and macro-R"
     lines = [
-        f"Few-shot accuracy and macro-F1 (%), mean ± 95% CI over fixed test episodes: {n}",
+        f"Few-shot {what} (%), mean ± 95% CI over fixed test episodes: {n}",
         "",
         head,
-        "|---|" + "---|---|" * len(targets),
+        "|---|" + "---|" * len(keys) * len(targets),
     ]
     for m in methods:
-        cells = [f"{cell[m, t].acc} | {cell[m, t].f1}" if (m, t) in cell else "- | -"
-                 for t in targets]  # fmt: skip
+        cells = [" | ".join(str(cell[m, t].metric(k)) for k in keys) if (m, t) in cell
+                 else " | ".join("-" for _ in keys) for t in targets]  # fmt: skip
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -139,7 +177,8 @@ def plot_results(results: list[Result], title: str = "", path: Path | None = Non
     axes = fig.subplots(2, 1, sharex=True)
     x = np.arange(len(targets))
     width = 0.8 / max(len(methods), 1)
-    for ax, (key, label) in zip(axes, METRICS.items(), strict=True):
+    for ax, key in zip(axes, ("acc", "f1"), strict=True):
+        label = METRICS[key]
         for i, m in enumerate(methods):
             vals = [cell[m, t].metric(key) if (m, t) in cell else None for t in targets]
             mean = [100 * v.mean if v else np.nan for v in vals]

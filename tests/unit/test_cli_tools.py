@@ -47,7 +47,11 @@ def test_evaluate_config_file_equals_flags(
     assert len(rows) == 1 and rows[0].acc.n == 3
     assert f"acc: {rows[0].acc}" in by_file
     header = (tmp_path / "results.csv").read_text().splitlines()[0]
-    assert header == ",".join(COLUMNS) == "method,target,acc,acc_ci,f1,f1_ci,episodes"
+    assert header == ",".join(COLUMNS) == (
+        "method,target,acc,acc_ci,f1,f1_ci,episodes,precision,precision_ci,recall,recall_ci"
+    )
+    assert rows[0].precision is not None and f"precision: {rows[0].precision}" in by_file
+    assert rows[0].recall is not None and f"recall: {rows[0].recall}" in by_file
 
 
 def test_report_from_config_file(tmp_path: Path, tiny_csv: Path) -> None:
@@ -72,7 +76,8 @@ def test_report_from_config_file(tmp_path: Path, tiny_csv: Path) -> None:
     # same export, same baseline weights, same episodes, same adaptation: identical rows
     assert rows[0]["acc"] == rows[1]["acc"]
     md = (out / "results.md").read_text()
-    assert md.startswith("Few-shot accuracy and macro-F1 (%), mean ± 95% CI over fixed test")
+    assert "Few-shot accuracy, macro-F1, macro-P and macro-R (%), mean ± 95% CI over fixed" in md
+    assert [r["precision"] for r in rows][:1] == [rows[1]["precision"]]  # same adaptation
 
 
 def test_help_shows_types(capsys: pytest.CaptureFixture[str]) -> None:

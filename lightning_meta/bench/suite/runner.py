@@ -29,7 +29,7 @@ from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.episodes import fixed_episodes
 from lightning_meta.evaluation.feature_cache import FeatureCache
 from lightning_meta.evaluation.scoring import score_module, summarise
-from lightning_meta.evaluation.tables import Result
+from lightning_meta.evaluation.tables import Result, from_summary
 from lightning_meta.lightning import EpisodicModule
 
 __all__ = ["Resolved", "SuiteRun", "resolve", "run_suite"]
@@ -202,7 +202,7 @@ def run_suite(
             clock.add_eval(dt, len(eps))
             run.timings[f"eval/{m.name}/{target}"] = dt
             summary = summarise(scores)
-            r = Result(m.name, target, summary["acc"], summary["f1"])
+            r = from_summary(m.name, target, summary)
             run.results.append(r)
             run.per_episode += [(m.name, target, k, s.acc, s.f1) for k, s in enumerate(scores)]
             log(

@@ -33,9 +33,9 @@ from lightning_meta.evaluation.episodes import fixed_episodes
 from lightning_meta.evaluation.export_meta import ExportMeta
 from lightning_meta.evaluation.feature_cache import FeatureCache
 from lightning_meta.evaluation.loading import evaluation_settings, load_module_from_export
-from lightning_meta.evaluation.metrics import mean_ci
+from lightning_meta.evaluation.metrics import MeanCI
 from lightning_meta.evaluation.scoring import score_module, summarise
-from lightning_meta.evaluation.tables import Result, render_wide, write_csv
+from lightning_meta.evaluation.tables import from_summary, render_wide, write_csv
 
 __all__ = ["TARGETS", "adaptation_notes", "compare_encoders"]
 
@@ -75,6 +75,7 @@ def compare_encoders(
     if baseline not in planned:  # checked before any model is loaded
         raise ConfigError(f"--baseline: {baseline!r} is not a row; rows: {', '.join(planned)}")
     scores: Scores = {}
+    summaries: dict[str, dict[str, dict[str, MeanCI]]] = {}
     counts: dict[str, int] = {}
     for target, data_args in chosen.items():
         eps = fixed_episodes(dict(data_args), episodes)
@@ -88,16 +89,16 @@ def compare_encoders(
                 overrides = adaptation if method == "finetune" else None
                 module = load_module_from_export(path, method, n_way=n_way, overrides=overrides)
                 scored = score_module(module, eps, features=features, progress=f"[{target}] {row}")
-                summary = summarise(scored)
+                summary = summaries.setdefault(row, {})[target] = summarise(scored)
                 scores.setdefault(row, {})[target] = {
                     "acc": [s.acc for s in scored], "f1": [s.f1 for s in scored],
                 }  # fmt: skip
                 print(f"[{target}] {row}: acc {summary['acc']}  f1 {summary['f1']}  "
                       f"({time.perf_counter() - t0:.0f}s)", flush=True)  # fmt: skip
     results = [
-        Result(row, t, mean_ci(ms["acc"]), mean_ci(ms["f1"]))
-        for row, per in scores.items()
-        for t, ms in per.items()
+        from_summary(row, t, summary)
+        for row, per in summaries.items()
+        for t, summary in per.items()
     ]
     table = render_wide(results, counts)
     paired = render_paired(paired_differences(scores, baseline), baseline, list(chosen))

@@ -39,7 +39,7 @@ from lightning_meta.algorithms.batched import (
 from lightning_meta.algorithms.protonet import protonet_logits
 from lightning_meta.algorithms.types import TaskOutput
 from lightning_meta.data.episode import Episode
-from lightning_meta.evaluation.feature_cache import FeatureCache, trunk_fingerprints
+from lightning_meta.evaluation.feature_cache import FeatureCache
 from lightning_meta.evaluation.progress import Progress
 from lightning_meta.models.classifier import class_means
 from lightning_meta.models.packed import Packing, packable
@@ -127,7 +127,7 @@ def cached_outputs(
     model, index = plan.model, cache.index
     encoder = model.encoder
     param = next(encoder.parameters())
-    fps = trunk_fingerprints(encoder)
+    fps = cache.keys(encoder)
     note = progress.note if progress is not None else None
     n = len(cache.episodes)
     outs: list[TaskOutput | None] = [None] * n

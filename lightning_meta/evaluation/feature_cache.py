@@ -13,7 +13,12 @@ The cache keeps, per unique text (its real token ids, whatever padding an episod
 
 Entries are keyed by a fingerprint of the parameters below the cut (:func:`trunk_fingerprints`),
 so rows whose bottoms hold the same numbers share them, whatever module object holds them
-(``make train``'s report: the pretrained fine-tuning row and the frozen-centroid row).
+(``make train``'s report: the pretrained fine-tuning row and the frozen-centroid row); a
+private cache (``shared=False``, what ``score_module`` builds for one call) skips the hashing.
+With ``match_padding`` (default) an entry is a text at the padded length of its episode: the
+cached states then equal the per-episode bottom's bit for bit (attention reductions depend on
+the padded length in their last bits); without, one entry per text (more sharing when
+episodes pad to many lengths, differences at float rounding level).
 
 Storage: ``model`` keeps the encoder's own dtype (float32 for MiniLM: exact); ``bfloat16``
 halves the memory (its accuracy effect is measured in docs/benchmarks.md, section episodes).
@@ -37,6 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from lightning_meta.data.episode import Episode
+from lightning_meta.evaluation.text_index import TextIndex
 from lightning_meta.models.packed import Packing, additive_mask, packed_bottom, packed_layer
 
 __all__ = [
@@ -52,73 +58,6 @@ Storage = Literal["model", "bfloat16"]
 Pooling = Literal["mean", "cls"]
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB of token states alive at once
 Note = Callable[[str], None]
-
-
-@dataclass
-class TextIndex:
-    """The unique texts of a list of episodes; every row of every episode -> its entry id.
-
-    With ``match_padding`` an entry is a text AT the padded length ``T`` of the episode that
-    holds it (attention reductions depend on ``T`` in their last bits: the cached states then
-    equal the per-episode bottom's exactly); without, one entry per text (``pad`` 0)."""
-
-    tokens: list[Tensor]  # (L_u,) real token ids of entry u
-    lengths: Tensor  # (U,) long, real tokens
-    pad: Tensor  # (U,) long, the padded length attention sees (0: the text's own length)
-    support: list[Tensor]  # per episode, (Ns,) entry ids
-    query: list[Tensor]  # per episode, (Nq,)
-
-    @classmethod
-    def build(cls, episodes: Sequence[Episode], match_padding: bool = True) -> TextIndex:
-        ids: dict[tuple[bytes, int], int] = {}
-        tokens: list[Tensor] = []
-        pads: list[int] = []
-        per_split: dict[str, list[Tensor]] = {"support": [], "query": []}
-        for ep in episodes:
-            for split in ("support", "query"):
-                batch = getattr(ep, split)
-                rows = batch.input_ids.cpu()
-                pad = int(rows.shape[1]) if match_padding else 0
-                tids = []
-                for r, n in enumerate(batch.attention_mask.sum(1).cpu().tolist()):
-                    row = rows[r, :n]
-                    key = (row.numpy().tobytes(), pad)
-                    if key not in ids:
-                        ids[key] = len(tokens)
-                        tokens.append(row.clone())
-                        pads.append(pad)
-                    tids.append(ids[key])
-                per_split[split].append(torch.tensor(tids, dtype=torch.long))
-        lengths = torch.tensor([len(t) for t in tokens], dtype=torch.long)
-        pad_t = torch.tensor(pads, dtype=torch.long)
-        return cls(tokens, lengths, pad_t, per_split["support"], per_split["query"])
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-    def texts_of(self, episodes: range) -> Tensor:
-        """Sorted unique text ids used by the episodes ``episodes`` (indices into the list)."""
-        parts = [t for i in episodes for t in (self.support[i], self.query[i])]
-        return torch.unique(torch.cat(parts))
-
-    def chunks(self, bytes_per_token: int, max_bytes: int) -> list[range]:
-        """Consecutive episode ranges whose unique texts' token states fit in ``max_bytes``."""
-        out: list[range] = []
-        seen: set[int] = set()
-        start, tokens = 0, 0
-        lengths = self.lengths.tolist()
-        for i in range(len(self.support)):
-            new = {int(t) for t in torch.cat([self.support[i], self.query[i]])} - seen
-            extra = sum(lengths[t] for t in new)
-            if i > start and (tokens + extra) * bytes_per_token > max_bytes:
-                out.append(range(start, i))
-                start, tokens, seen = i, 0, set()
-                new = {int(t) for t in torch.cat([self.support[i], self.query[i]])}
-                extra = sum(lengths[t] for t in new)
-            seen |= new
-            tokens += extra
-        out.append(range(start, len(self.support)))
-        return out
 
 
 @dataclass
@@ -200,17 +139,26 @@ class FeatureCache:
         max_bytes: int = DEFAULT_MAX_BYTES,
         batch_tokens: int = 8192,
         match_padding: bool = True,
+        shared: bool = True,
     ) -> None:
         if storage not in ("model", "bfloat16"):
             raise ValueError(f"storage: '{storage}' is not model or bfloat16")
         self.episodes = list(episodes)
         self.match_padding = match_padding
+        self.shared = shared
         self.index = TextIndex.build(self.episodes, match_padding)
         self.storage: Storage = storage
         self.max_bytes = int(max_bytes)
         self.batch_tokens = int(batch_tokens)
         self._states: OrderedDict[tuple[str, int, int], TokenStates] = OrderedDict()
         self._pooled: dict[tuple[str, str, str], tuple[Tensor, Tensor]] = {}  # values, filled (U,)
+
+    def keys(self, encoder: nn.Module) -> list[str]:
+        """Entry keys per cut: :func:`trunk_fingerprints` when the cache is shared between
+        models; a private cache (one model, one call: ``shared=False``) skips the hashing."""
+        if self.shared:
+            return trunk_fingerprints(encoder)
+        return [f"private:{id(encoder)}:{c}" for c in range(len(_layers(encoder)) + 1)]
 
     def storage_dtype(self, encoder: nn.Module) -> torch.dtype:
         return torch.bfloat16 if self.storage == "bfloat16" else next(encoder.parameters()).dtype

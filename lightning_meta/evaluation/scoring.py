@@ -110,7 +110,7 @@ def score_module(
     name = progress if isinstance(progress, str) else "scoring"
     with Progress(len(eps), name, enabled=progress is not False) as bar:
         if cache_plan(module) is not None:
-            cache = features if features is not None else FeatureCache(eps)
+            cache = features if features is not None else FeatureCache(eps, shared=False)
             outs = cached_outputs(module, cache, progress=bar)
             if outs is not None:
                 return [episode_score(ep, out) for ep, out in zip(eps, outs, strict=True)]

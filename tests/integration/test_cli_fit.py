@@ -285,3 +285,44 @@ def test_export_command_from_checkpoint(tmp_path: Path, tiny_csv: Path) -> None:
         and meta["config"]["data"]["init_args"]["shape"]["n_way"] == 3
     )
     assert AutoModel.from_pretrained(out).config.hidden_size == 32
+
+
+def test_learned_inner_lrs_export_scores_like_its_checkpoint(
+    tmp_path: Path, tiny_csv: Path
+) -> None:
+    """Issue 12 items 1 + 3 through a real fit: the export of a learn_lr model adapts with its
+    learned per-tensor rates (identical per-episode scores to the checkpoint it came from), and
+    the run records the tokenizer linked from the backbone (the config sets none)."""
+    from lightning_meta.evaluation.episodes import fixed_episodes
+    from lightning_meta.evaluation.loading import load_any
+    from lightning_meta.evaluation.scoring import score_module
+
+    cfg = write_config(tmp_path, tiny_csv, MODELS["fomaml"], max_steps=4)
+    assert main(["fit", "--config", str(cfg)]) == 0
+    meta = json.loads((tmp_path / "export" / "meta_learning.json").read_text())
+    assert meta["config"]["data"]["init_args"]["tokens"]["tokenizer"] == "minilm"  # tiny's own
+    rates = meta["inner_loop"]["learned_inner_lrs"]
+    assert rates and len(set(rates.values())) > 1  # meta-training moved them apart
+    data = yaml.safe_load(cfg.read_text())["data"]["init_args"]
+    eps = fixed_episodes(data, 6)
+    best = meta["best_checkpoint"]
+    from_ckpt = [s.row() for s in score_module(load_any(best), eps)]
+    from_export = [s.row() for s in score_module(load_any(str(tmp_path / "export")), eps)]
+    assert from_export == from_ckpt
+
+
+def test_source_path_in_yaml_and_on_the_command_line_stays_a_path(
+    tmp_path: Path, tiny_csv: Path
+) -> None:
+    """Loose end B: ``source: some.csv`` is the path, not the file's contents (the CLI type
+    of ``source`` is ``str``; Python callers may still pass a DataFrame/Dataset)."""
+    from lightning_meta.cli.lightning import make_cli
+
+    cfg = write_config(tmp_path, tiny_csv, MODELS["protonet"])
+    cli = make_cli(["--config", str(cfg)], run=False)
+    assert cli.datamodule.spec.source == str(tiny_csv)
+    assert cli.config["data"]["init_args"]["source"] == str(tiny_csv)
+    other = tmp_path / "other.csv"
+    other.write_text(tiny_csv.read_text())
+    cli = make_cli(["--config", str(cfg), "--data.init_args.source", str(other)], run=False)
+    assert cli.datamodule.spec.source == str(other)

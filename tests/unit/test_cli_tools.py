@@ -47,8 +47,10 @@ def test_evaluate_config_file_equals_flags(
     assert len(rows) == 1 and rows[0].acc.n == 3
     assert f"acc: {rows[0].acc}" in by_file
     header = (tmp_path / "results.csv").read_text().splitlines()[0]
-    assert header == ",".join(COLUMNS) == (
-        "method,target,acc,acc_ci,f1,f1_ci,episodes,precision,precision_ci,recall,recall_ci"
+    assert (
+        header
+        == ",".join(COLUMNS)
+        == ("method,target,acc,acc_ci,f1,f1_ci,episodes,precision,precision_ci,recall,recall_ci")
     )
     assert rows[0].precision is not None and f"precision: {rows[0].precision}" in by_file
     assert rows[0].recall is not None and f"recall: {rows[0].recall}" in by_file

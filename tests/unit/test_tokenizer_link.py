@@ -91,7 +91,9 @@ def test_explicit_tokenizer_with_another_vocabulary_is_refused(
         check_tokenizer(cli.model, cli.datamodule)
     line = str(err.value)
     assert line.startswith("data.tokens.tokenizer: 'minilm' does not match the tokenizer of ")
-    assert str(own_vocab_backbone) in line and "vocabulary differs: 30522 vs 30522 tokens, 2" in line
+    assert (
+        str(own_vocab_backbone) in line and "vocabulary differs: 30522 vs 30522 tokens, 2" in line
+    )
     assert "\n" not in line
 
 
@@ -103,5 +105,7 @@ def test_explicit_tokenizer_with_other_special_tokens_is_refused(
     other = tmp_path / "other_cls"
     AutoTokenizer.from_pretrained(minilm_dir(), cls_token="[unused1]").save_pretrained(other)
     cli = built(tmp_path, tiny_csv, "tiny", tokenizer=str(other))
-    with pytest.raises(ConfigError, match=r"special token cls_token differs: '\[unused1\]' vs '\[CLS\]'"):
+    with pytest.raises(
+        ConfigError, match=r"special token cls_token differs: '\[unused1\]' vs '\[CLS\]'"
+    ):
         check_tokenizer(cli.model, cli.datamodule)

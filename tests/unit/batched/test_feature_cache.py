@@ -7,7 +7,8 @@ import torch
 
 from lightning_meta.algorithms.types import TaskOutput
 from lightning_meta.evaluation.cached_scoring import cache_plan, cached_outputs
-from lightning_meta.evaluation.feature_cache import FeatureCache, TextIndex, trunk_fingerprints
+from lightning_meta.evaluation.feature_cache import FeatureCache, trunk_fingerprints
+from lightning_meta.evaluation.text_index import TextIndex
 from lightning_meta.lightning import MAML, FineTune, ProtoNet, Reptile
 from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs
 from tests.unit.batched.helpers import pool_episodes

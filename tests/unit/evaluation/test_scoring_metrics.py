@@ -30,7 +30,9 @@ def test_scores_and_summary_hold_hand_computed_precision_and_recall() -> None:
         return TaskOutput(zero, logits, zero, zero)
 
     scores = score_episodes(evaluate, eps)
-    assert scores[0].precision == pytest.approx(13 / 18) and scores[0].recall == pytest.approx(2 / 3)
+    assert scores[0].precision == pytest.approx(13 / 18) and scores[0].recall == pytest.approx(
+        2 / 3
+    )
     assert (scores[1].precision, scores[1].recall) == (1.0, 1.0)
     assert scores[0].row() == (0, pytest.approx(4 / 6), scores[0].f1, 0.0, 0.0)  # unchanged layout
     summary = summarise(scores)

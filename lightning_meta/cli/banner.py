@@ -48,12 +48,14 @@ def _find(logger: logging.Logger) -> BannerFilter | None:
 
 
 def install() -> BannerFilter:
-    """Attach the filter to Lightning's rank-zero logger (once); returns it."""
+    """Attach the filter to Lightning's rank-zero logger (once) and start holding again (every
+    command in the same process starts with its own banner); returns it."""
     logger = logging.getLogger(LOGGER)
     found = _find(logger)
     if found is None:
         found = BannerFilter()
         logger.addFilter(found)
+    found.held, found.released = [], False
     return found
 
 

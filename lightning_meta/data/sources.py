@@ -312,8 +312,8 @@ def _load_files(spec: SourceSpec, root: Path) -> datasets.Dataset:
 def _check_hub_online(source: str) -> None:
     if not hub_reachable() and not dataset_cached(source):
         raise ConfigError(
-            f"source: '{source}' is not a built-in, not in the datasets cache "
-            f"({datasets_cache_dir()}) and the Hugging Face hub is unreachable (offline); "
+            f"source: '{source}' is not a built-in (nor in the datasets cache "
+            f"{datasets_cache_dir()}) and the Hugging Face hub is unreachable (offline); "
             f"use local files instead: source: files, data_files: [train.csv] "
             f"(csv/tsv/json/jsonl/parquet, text,label columns), or load it once online"
         )

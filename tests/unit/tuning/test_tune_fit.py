@@ -40,14 +40,17 @@ class Spy:
             optimize(study, *args, **kwargs)
             self.events.append(("search ended",))
 
-        def scored(fn: Any, episodes: Any, device: Any = None) -> Any:
+        def scored(fn: Any, episodes: Any, *args: Any, **kwargs: Any) -> Any:
             episodes = list(episodes)
             self.events.append(("scored", episodes[0].split, str(len(episodes))))
-            return score(fn, episodes, device)
+            return score(fn, episodes, *args, **kwargs)
 
         monkeypatch.setattr(EpisodeSampler, "episode", built)
         monkeypatch.setattr(optuna.Study, "optimize", searched)
         monkeypatch.setattr(scoring, "score_episodes", scored)
+        # every scoring through the per-episode loop, so each call is counted once (the cached
+        # path gives the same scores: tests/unit/evaluation checks that)
+        monkeypatch.setattr(scoring, "cached_outputs", lambda *args, **kwargs: None)
 
     def index(self, event: tuple[str, ...]) -> int:
         return self.events.index(event)

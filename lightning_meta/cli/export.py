@@ -17,10 +17,11 @@ from jsonargparse import ArgumentParser
 
 from lightning_meta.callbacks.export import export_module
 from lightning_meta.cli.parser import tool_parser
-from lightning_meta.data.config import flatten
+from lightning_meta.data.config import AUTO_TOKENIZER, flatten
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.loading import load_module_from_checkpoint
 from lightning_meta.reliability.checkpoint import load_checkpoint_state
+from lightning_meta.resolve import backbone_tokenizer
 
 
 def build_parser() -> ArgumentParser:
@@ -36,7 +37,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--out", type=str, required=True, help="output directory")
     p.add_argument(
         "--tokenizer", type=str, default=None,
-        help="default: the config's data tokenizer, else 'minilm'",
+        help="default: the config's data tokenizer, else the checkpoint backbone's own",
     )  # fmt: skip
     return p
 
@@ -51,11 +52,13 @@ def main(argv: list[str]) -> int:
         config = yaml.safe_load(path.read_text())
     state = load_checkpoint_state(a.ckpt)
     module = load_module_from_checkpoint(a.ckpt)
-    tokenizer = (
-        a.tokenizer
-        or flatten(((config or {}).get("data") or {}).get("init_args") or {}).get("tokenizer")
-        or "minilm"
-    )
+    recorded = flatten(((config or {}).get("data") or {}).get("init_args") or {}).get("tokenizer")
+    if a.tokenizer is not None:
+        tokenizer = a.tokenizer
+    elif isinstance(recorded, str) and recorded != AUTO_TOKENIZER:
+        tokenizer = recorded
+    else:  # not recorded, or 'auto': the checkpoint's backbone's own
+        tokenizer = backbone_tokenizer(module.encoder_config.backbone)
     callbacks = state.get("callbacks", {})
     best = next(
         (

@@ -25,7 +25,7 @@ from lightning_meta.evaluation.metrics import MeanCI, mean_ci
 from lightning_meta.evaluation.scoring import EpisodeEvaluator, EpisodeScore, score_module
 from lightning_meta.evaluation.tables import Result, render_wide, write_csv
 
-__all__ = ["build_rows", "paired_to_best", "score_table", "target_args"]
+__all__ = ["build_rows", "paired_to", "paired_to_best", "score_table", "target_args"]
 
 META_PREFIX = "meta-trained"
 
@@ -75,14 +75,20 @@ def paired_to_best(
 ) -> tuple[str, dict[str, MeanCI]]:
     """The best baseline (highest mean accuracy) of one target and, per meta-trained row, the
     mean ± CI of its per-episode accuracy difference to it (on the episodes both scored)."""
-    base = {n: s for n, s in scores.items() if not n.startswith(META_PREFIX)}
-    best = max(base, key=lambda n: mean_ci([s.acc for s in base[n]]).mean)
-    ref = {s.index: s.acc for s in base[best]}
-    out = {}
-    for name, rows in scores.items():
-        if name.startswith(META_PREFIX):
-            out[name] = mean_ci([s.acc - ref[s.index] for s in rows if s.index in ref])
-    return best, out
+    base = [n for n in scores if not n.startswith(META_PREFIX)]
+    best = max(base, key=lambda n: mean_ci([s.acc for s in scores[n]]).mean)
+    return best, paired_to(scores, best)
+
+
+def paired_to(scores: dict[str, list[EpisodeScore]], baseline: str) -> dict[str, MeanCI]:
+    """Per meta-trained row: mean ± CI of its per-episode accuracy difference to ``baseline``
+    on the episodes both scored."""
+    ref = {s.index: s.acc for s in scores[baseline]}
+    return {
+        name: mean_ci([s.acc - ref[s.index] for s in rows if s.index in ref])
+        for name, rows in scores.items()
+        if name.startswith(META_PREFIX)
+    }
 
 
 def score_table(
@@ -114,10 +120,12 @@ def score_table(
                   flush=True)  # fmt: skip
         if all(n.startswith(META_PREFIX) for n in scores):
             continue
-        best, diffs = paired_to_best(scores)
-        for name, d in diffs.items():
-            notes.append(f"{t.name}: {name} - best baseline ({best}): "
-                         f"{100 * d.mean:+.2f} ± {100 * d.ci:.2f} pp (paired, n={d.n})")  # fmt: skip
+        best, _ = paired_to_best(scores)
+        for base in [n for n in scores if not n.startswith(META_PREFIX)]:
+            tag = " (best baseline)" if base == best else ""
+            for name, d in paired_to(scores, base).items():
+                notes.append(f"{t.name}: {name} - {base}{tag}: "
+                             f"{100 * d.mean:+.2f} ± {100 * d.ci:.2f} pp (paired, n={d.n})")  # fmt: skip
     return results, counts, notes
 
 

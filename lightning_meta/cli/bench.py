@@ -153,16 +153,16 @@ def episodes_main(argv: list[str]) -> int:
                    "untrained FOMAML top1 module from --baseline)")  # fmt: skip
     p.add_argument("--baseline", type=str, default="minilm", help="pretrained encoder")
     p.add_argument("--episodes", type=int, default=100, help="fixed test episodes")
-    p.add_argument("--train-batches", type=int, default=3, help="timed meta-batches per path")
+    p.add_argument("--train-batches", type=int, default=5, help="timed meta-batches per path")
     p.add_argument("--storage", type=str, choices=["model", "bfloat16"], default="model")
     p.add_argument("--no-match-padding", action="store_true",
                    help="one cache entry per text (not per text and padded length)")  # fmt: skip
     p.add_argument("--only", type=str, nargs="*", choices=["eval", "train"], default=["eval", "train"])  # fmt: skip
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")  # fmt: skip
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")  # fmt: skip
     a = p.parse_args(argv)
     if a.episodes <= 0 or a.train_batches <= 0:
         raise ConfigError("episodes, train-batches: must be positive")
-    if a.threads is not None:
+    if a.threads > 0:
         torch.set_num_threads(a.threads)
     cfg = episodes.EpisodesBenchConfig(
         model=a.model,

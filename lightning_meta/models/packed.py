@@ -12,8 +12,8 @@ linear map is then one batched matmul. The result equals the module's own forwar
 padded rows (tests check it against ``functional_call`` of the Hugging Face layer), for the
 BERT-like layers :func:`packable` accepts; everything else keeps the padded path.
 
-Every op is the one the module's own forward runs (``F.linear`` per episode, fused layer
-norms, the SDPA kernel when the layer is an SDPA one, else the eager formula, which second-order
+Every op reproduces the module's own forward kernel by kernel (``F.linear`` / ``baddbmm``,
+layer norms with the fused kernel's rounding, the SDPA kernel when the layer is an SDPA one, else the eager formula, which second-order
 MAML needs: :func:`~lightning_meta.models.encoder.ensure_eager` switches the layers first), so
 results differ from the padded path only by the summation order of a few reductions.
 """
@@ -163,36 +163,34 @@ def _get(layer: nn.Module, params: Mapping[str, Tensor], name: str) -> Tensor:
     return params[name] if name in params else layer.get_parameter(name)
 
 
-def _per_episode(x: Tensor, *tensors: Tensor, dims: tuple[int, ...]) -> list[tuple[Tensor, ...]]:
-    """Split (E, ...) ``x`` and each tensor (per-episode when it has ``dims[i] + 1`` dims,
-    else shared) into one argument tuple per episode."""
-    E = x.shape[0]
-    parts = [
-        t.unbind(0) if t.dim() == d + 1 else [t] * E for t, d in zip(tensors, dims, strict=True)
-    ]
-    return list(zip(x.unbind(0), *parts, strict=True))
-
-
 def _linear(layer: nn.Module, params: Mapping[str, Tensor], name: str, x: Tensor) -> Tensor:
     """(E, n, in) -> (E, n, out) with a shared (out, in) or per-episode (E, out, in) weight.
 
-    Each episode is one ``F.linear`` (addmm, as ``nn.Linear``), so every token gets the very
-    kernel, and the rounding, of the module's own forward."""
+    Shared: ``F.linear`` (addmm, as ``nn.Linear``); per-episode: one ``baddbmm`` (on CPU the
+    same kernel per episode: every token gets the module's own rounding)."""
     w, b = _get(layer, params, f"{name}.weight"), _get(layer, params, f"{name}.bias")
     if w.dim() == 2 and b.dim() == 1:
         return F.linear(x, w, b)
-    return torch.stack([F.linear(*a) for a in _per_episode(x, w, b, dims=(2, 1))])
+    E = x.shape[0]
+    w = w if w.dim() == 3 else w.expand(E, *w.shape)
+    b = b if b.dim() == 2 else b.expand(E, *b.shape)
+    return torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
 
 
 def _norm(layer: nn.Module, params: Mapping[str, Tensor], name: str, x: Tensor) -> Tensor:
+    """LayerNorm with shared or per-episode (E, H) affine (``addcmul``: the fused kernel's
+    rounding)."""
     eps = cast(nn.LayerNorm, layer.get_submodule(name)).eps
     w, b = _get(layer, params, f"{name}.weight"), _get(layer, params, f"{name}.bias")
     if w.dim() == 1 and b.dim() == 1:
         return F.layer_norm(x, (x.shape[-1],), w, b, eps)
-    return torch.stack(
-        [F.layer_norm(xe, (x.shape[-1],), we, be, eps)
-         for xe, we, be in _per_episode(x, w, b, dims=(1, 1))]
-    )  # fmt: skip
+    y = F.layer_norm(x, (x.shape[-1],), None, None, eps)
+    return torch.addcmul(_rows(b), y, _rows(w))
+
+
+def _rows(t: Tensor) -> Tensor:
+    """(E, H) per-episode -> (E, 1, H); (H,) shared stays (broadcast)."""
+    return t.unsqueeze(1) if t.dim() == 2 else t
 
 
 def _sdpa(attn: nn.Module) -> bool:

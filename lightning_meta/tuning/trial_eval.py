@@ -107,7 +107,7 @@ class EvalObjective:
         scores: list[EpisodeScore] = []
         step = max(1, self.report_every)
         for start in range(0, len(self.episodes), step):
-            scores += score_module(module, self.episodes[start : start + step])
+            scores += score_module(module, self.episodes[start : start + step], progress=False)
             trial.report(self._mean(scores), step=len(scores))
             if len(scores) < len(self.episodes) and trial.should_prune():
                 raise optuna.TrialPruned(

@@ -13,6 +13,11 @@ One run, identical fixed episodes and tasks, both paths side by side:
   steps, meta-batches of 4 tasks of the default config's train split), forward + backward
   (``torch.autograd.grad`` over every trainable parameter), per task vs batched, alternating.
 
+Rows (evaluation) and meta-batches (training) alternate between the two paths, so a change in
+the machine's load hits both. On a machine shared with other jobs use one thread (the
+command's default ``--threads 1``): two OpenMP threads on two busy cores mostly wait for each
+other.
+
 Printed (``name: value``): ``eval_speedup`` (old seconds / new seconds, wall clock),
 ``eval_max_abs_logit_diff``, ``eval_identical_episode_acc``, ``train_tasks_per_s_speedup``,
 ``train_max_abs_loss_diff``, with the times, CPU-time ratios and the model used as context.
@@ -54,7 +59,7 @@ class EpisodesBenchConfig:
     model: str | None = None  # export dir or .ckpt; None: runs/default/export, else untrained
     baseline: str = "minilm"  # pretrained encoder of the two baseline rows
     episodes: int = 100  # fixed WordNet test episodes
-    train_batches: int = 3  # timed meta-batches per path (after one warm-up each)
+    train_batches: int = 5  # timed meta-batches per path (after one warm-up each)
     storage: Storage = "model"
     match_padding: bool = True
     episodes_per_batch: int = 8
@@ -159,19 +164,21 @@ def eval_lines(cfg: EpisodesBenchConfig) -> Iterator[str]:
     old: dict[str, list[TaskOutput]] = {}
     new: dict[str, list[TaskOutput]] = {}
     names = list(rows)
-    with old_clock():
-        for name in names:
-            old[name] = _old_outputs(rows[name], episodes)
-    yield f"eval_old_s: {old_clock.wall:.1f}"
-    with new_clock():
-        args: dict[str, Any] = {"storage": cfg.storage, "match_padding": cfg.match_padding}
-        own, shared = FeatureCache(episodes, **args), FeatureCache(episodes, **args)
-        for i, name in enumerate(names):
+    args: dict[str, Any] = {"storage": cfg.storage, "match_padding": cfg.match_padding}
+    own, shared = FeatureCache(episodes, **args), FeatureCache(episodes, **args)
+    for i, name in enumerate(names):  # row by row, alternating which path goes first
+        for path in ("old", "new") if i % 2 == 0 else ("new", "old"):
+            if path == "old":
+                with old_clock():
+                    old[name] = _old_outputs(rows[name], episodes)
+                continue
             cache = own if i == 0 else shared  # the first row never shares: see module doc
-            outs = cached_outputs(rows[name], cache, episodes_per_batch=cfg.episodes_per_batch)
-            new[name] = outs if outs is not None else _old_outputs(rows[name], episodes)
+            with new_clock():
+                outs = cached_outputs(rows[name], cache, episodes_per_batch=cfg.episodes_per_batch)
+                new[name] = outs if outs is not None else _old_outputs(rows[name], episodes)
             if outs is None:
                 yield f"eval_note: {name} has no cached path; timed with the per-episode loop"
+    yield f"eval_old_s: {old_clock.wall:.1f}"
     yield f"eval_new_s: {new_clock.wall:.1f}"
     yield f"eval_unique_texts: {len(shared.index)}"
     yield f"eval_speedup: {old_clock.wall / new_clock.wall:.2f}"

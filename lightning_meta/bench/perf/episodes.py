@@ -44,7 +44,7 @@ from lightning_meta.evaluation.cached_scoring import cached_outputs
 from lightning_meta.evaluation.episodes import fixed_episodes
 from lightning_meta.evaluation.feature_cache import FeatureCache, Storage
 from lightning_meta.evaluation.loading import build_evaluator, load_module_from_checkpoint
-from lightning_meta.evaluation.metrics import episode_scores
+from lightning_meta.evaluation.metrics import episode_scores, mean_ci
 from lightning_meta.lightning import MAML, EpisodicModule
 from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs
 
@@ -193,6 +193,33 @@ def eval_lines(cfg: EpisodesBenchConfig) -> Iterator[str]:
     yield f"eval_identical_episode_acc: {str(same).lower()}"
 
 
+def storage_lines(cfg: EpisodesBenchConfig) -> Iterator[str]:
+    """The accuracy effect of ``bfloat16`` cache storage: every report row through the cached
+    path twice on the same episodes, float32 (the model's dtype) vs bfloat16 states."""
+    _, rows, data_args = build_report_rows(cfg)
+    episodes = fixed_episodes(data_args, cfg.episodes)
+    outs: dict[str, dict[str, list[TaskOutput]]] = {}
+    for storage in ("model", "bfloat16"):
+        own = FeatureCache(episodes, storage=storage, match_padding=cfg.match_padding)
+        shared = FeatureCache(episodes, storage=storage, match_padding=cfg.match_padding)
+        for i, (name, row) in enumerate(rows.items()):
+            got = cached_outputs(row, own if i == 0 else shared,
+                                 episodes_per_batch=cfg.episodes_per_batch)  # fmt: skip
+            if got is None:
+                continue
+            outs.setdefault(name, {})[storage] = got
+    yield f"storage_episodes: {len(episodes)}"
+    for name, by in outs.items():
+        a, b = _accs(by["model"], episodes), _accs(by["bfloat16"], episodes)
+        d = mean_ci([y - x for x, y in zip(a, b, strict=True)])
+        diff = max(float((x.logits - y.logits).abs().max())
+                   for x, y in zip(by["model"], by["bfloat16"], strict=True))  # fmt: skip
+        same = sum(x == y for x, y in zip(a, b, strict=True))
+        yield f"storage_bf16_acc_diff_pp[{name}]: {100 * d.mean:+.3f} ± {100 * d.ci:.3f}"
+        yield f"storage_bf16_identical_episode_acc[{name}]: {same}/{len(a)}"
+        yield f"storage_bf16_max_abs_logit_diff[{name}]: {diff:.3g}"
+
+
 def _meta_step(module: MAML, batch: list[Episode], batched: bool) -> tuple[Tensor, list[Tensor]]:
     if batched:
         outs = batched_maml_tasks(module.model, batch, module.inner, module.inner_lrs)
@@ -245,7 +272,7 @@ def train_lines(cfg: EpisodesBenchConfig) -> Iterator[str]:
 def episodes_lines(
     cfg: EpisodesBenchConfig, only: tuple[str, ...] = ("eval", "train")
 ) -> Iterator[str]:
-    """Every measurement's ``name: value`` lines (``only``: eval and/or train)."""
+    """Every measurement's ``name: value`` lines (``only``: eval, train and/or storage)."""
     yield f"threads: {torch.get_num_threads()}"
     if cfg.episodes < 100:
         yield f"note: {cfg.episodes} episodes (the targets are stated for at least 100)"
@@ -253,3 +280,5 @@ def episodes_lines(
         yield from eval_lines(cfg)
     if "train" in only:
         yield from train_lines(cfg)
+    if "storage" in only:
+        yield from storage_lines(cfg)

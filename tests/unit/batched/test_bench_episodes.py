@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from lightning_meta.bench.perf import episodes
 from lightning_meta.bench.perf.episodes import EpisodesBenchConfig, episodes_lines
+
+
+@pytest.fixture(autouse=True)
+def _no_default_export(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The untrained tiny fallback, whatever ``runs/default/export`` a checkout holds."""
+    monkeypatch.setattr(episodes, "DEFAULT_EXPORT", tmp_path / "absent")
 
 
 def test_bench_episodes_lines(tiny_csv: Path) -> None:
@@ -22,3 +31,24 @@ def test_bench_episodes_lines(tiny_csv: Path) -> None:
     assert float(lines["eval_max_abs_logit_diff"]) < 1e-4
     assert float(lines["train_max_abs_loss_diff"]) < 1e-5
     assert "eval_note" not in lines  # every row took the cached path
+
+
+def test_bench_episodes_storage_lines(tiny_csv: Path) -> None:
+    """float32 vs bfloat16 cache storage: one line triple per cached row; bfloat16 rounds the
+    states (relative error <= 2**-8), so logits differ but stay close on the tiny model."""
+    data = {
+        "source": str(tiny_csv), "split_mode": "classes", "n_way": 3, "k_shot": 2,
+        "q_query": 2, "eval_q_query": 3, "meta_batch_size": 2, "max_length": 12,
+        "split_fractions": [0.34, 0.33, 0.33],
+    }  # fmt: skip
+    cfg = EpisodesBenchConfig(baseline="tiny", episodes=4, data=data)
+    lines = dict(line.split(": ", 1) for line in episodes_lines(cfg, ("storage",)))
+    assert lines["storage_episodes"] == "4"
+    diffs = {k: float(v) for k, v in lines.items() if k.startswith("storage_bf16_max_abs")}
+    assert len(diffs) == 3  # the 3 report rows
+    assert all(0 <= d < 0.5 for d in diffs.values())  # rounded, not broken
+    assert max(diffs.values()) > 0  # the adapted rows read the rounded states
+    for k, v in lines.items():
+        if k.startswith("storage_bf16_identical"):
+            same, n = map(int, v.split("/"))
+            assert n == 4 and 0 <= same <= n

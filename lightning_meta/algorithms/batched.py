@@ -15,7 +15,8 @@ Results equal the per-task path up to floating-point rounding (tests: meta-gradi
 1e-6 in float64 for FOMAML, second-order MAML and Reptile). :func:`batchable` says when the
 path applies (``func`` backend, a BERT-like encoder whose bottom is cached, i.e. not
 ``adapt: all``, and layers :func:`~lightning_meta.models.packed.packable` accepts); otherwise
-callers keep the per-task functions.
+callers keep the per-task functions. A meta-batch of mixed shapes (task families):
+:func:`grouped_maml_tasks` / :func:`grouped_reptile` run one batched call per shape group.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from lightning_meta.algorithms.batched_loop import (
     batched_logits,
 )
 from lightning_meta.algorithms.inner_loop import InnerLoopConfig, Order
+from lightning_meta.algorithms.maml import maml_task
+from lightning_meta.algorithms.reptile import reptile_task
 from lightning_meta.algorithms.types import ENCODER_PREFIX, TaskOutput, inner_lr_map
 from lightning_meta.data.episode import Episode
 from lightning_meta.models.classifier import EpisodicClassifier
@@ -49,8 +52,11 @@ __all__ = [
     "batchable",
     "batched_maml_tasks",
     "batched_reptile",
+    "grouped_maml_tasks",
+    "grouped_reptile",
     "loss_before_batched",
     "score_features",
+    "shape_groups",
     "task_outputs",
 ]
 
@@ -229,3 +235,60 @@ def batched_reptile(
         else loss.new_full(loss.shape, float("nan"))
     )
     return grads, task_outputs(loss.detach(), logits, before, adapted, training=False)
+
+
+def shape_groups(episodes: Sequence[Episode]) -> list[list[int]]:
+    """Indices of the episodes grouped by shape (``n_way``, support rows, query rows), groups in
+    order of first appearance: each group can take the batched path."""
+    groups: dict[tuple[int, int, int], list[int]] = {}
+    for i, ep in enumerate(episodes):
+        groups.setdefault((ep.n_way, len(ep.support), len(ep.query)), []).append(i)
+    return list(groups.values())
+
+
+def grouped_maml_tasks(
+    model: EpisodicClassifier,
+    episodes: Sequence[Episode],
+    inner: InnerLoopConfig,
+    inner_lrs: nn.ParameterDict | None = None,
+    *,
+    training: bool = True,
+) -> list[TaskOutput]:
+    """``[maml_task(model, ep, ...) for ep in episodes]``, in that order, for a meta-batch of
+    mixed shapes: one :func:`batched_maml_tasks` per same-shape group where :func:`batchable`,
+    else task by task."""
+    outs: dict[int, TaskOutput] = {}
+    for idx in shape_groups(episodes):
+        group = [episodes[i] for i in idx]
+        if batchable(model, inner, group):
+            done = batched_maml_tasks(model, group, inner, inner_lrs, training=training)
+        else:
+            done = [maml_task(model, ep, inner, inner_lrs, training=training) for ep in group]
+        outs.update(zip(idx, done, strict=True))
+    return [outs[i] for i in range(len(episodes))]
+
+
+def grouped_reptile(
+    model: EpisodicClassifier,
+    episodes: Sequence[Episode],
+    inner: InnerLoopConfig,
+    inner_lrs: nn.ParameterDict | None = None,
+) -> tuple[dict[str, Tensor], list[TaskOutput]]:
+    """:func:`batched_reptile` for a meta-batch of mixed shapes: the mean Reptile direction over
+    all episodes (each same-shape group's mean weighted by its size) and the per-task outputs in
+    episode order; groups :func:`batchable` rejects run task by task (:func:`reptile_task`)."""
+    grads: dict[str, Tensor] = {}
+    outs: dict[int, TaskOutput] = {}
+    for idx in shape_groups(episodes):
+        group = [episodes[i] for i in idx]
+        if batchable(model, inner, group):
+            mean, done = batched_reptile(model, group, inner, inner_lrs)
+        else:
+            results = [reptile_task(model, ep, inner, inner_lrs) for ep in group]
+            mean = {n: torch.stack([r.grads[n] for r in results]).mean(0) for n in results[0].grads}
+            done = [r.out for r in results]
+        for n, g in mean.items():
+            part = g * (len(idx) / len(episodes))
+            grads[n] = grads[n] + part if n in grads else part
+        outs.update(zip(idx, done, strict=True))
+    return grads, [outs[i] for i in range(len(episodes))]

@@ -32,7 +32,18 @@ from torch.nn import functional as F
 from lightning_meta.models.classifier import HEAD_BIAS, HEAD_WEIGHT, EpisodicClassifier, head_logits
 from lightning_meta.models.features import EpisodeFeatures
 
-__all__ = ["Adapted", "InnerLoopConfig", "Order", "inner_loop", "lr_key", "support_grads"]
+__all__ = [
+    "Adapted",
+    "HeadLoss",
+    "InnerLoopConfig",
+    "Order",
+    "Support",
+    "head_loss",
+    "inner_loop",
+    "lr_key",
+    "run_inner_loop",
+    "support_grads",
+]
 
 Order = Literal["second", "first", "none"]
 LR = float | Tensor
@@ -70,6 +81,16 @@ def lr_key(name: str) -> str:
     return name.replace(".", "__")
 
 
+HeadLoss = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
+"""``(h, W, b, labels) -> support loss``: a scalar, or ``(E,)`` per-episode losses for a stack
+of episodes (their sum drives the step, so each episode's gradient slice is its own)."""
+
+
+def head_loss(h: Tensor, weight: Tensor, bias: Tensor, labels: Tensor) -> Tensor:
+    """Cross-entropy of the linear head on (B, H) embeddings (the per-episode ``HeadLoss``)."""
+    return F.cross_entropy(head_logits(h, weight, bias), labels)
+
+
 def support_grads(
     h: Tensor,
     weight: Tensor,
@@ -78,15 +99,16 @@ def support_grads(
     params: list[Tensor],
     create_graph: bool,
     retain_graph: bool = False,
+    loss_fn: HeadLoss = head_loss,
 ) -> tuple[Tensor, list[Tensor], Tensor, Tensor]:
     """Support loss and its partial gradients w.r.t. ``params`` (through ``h``), W and b."""
     if not params:
-        loss = F.cross_entropy(head_logits(h, weight, bias), labels)
-        gw, gb = torch.autograd.grad(loss, (weight, bias), create_graph=create_graph)
+        loss = loss_fn(h, weight, bias, labels)
+        gw, gb = torch.autograd.grad(loss.sum(), (weight, bias), create_graph=create_graph)
         return loss, [], gw, gb
     h_in = h.view_as(h)  # alias: the head's own dependence on h is not part of dL/dh
-    loss = F.cross_entropy(head_logits(h_in, weight, bias), labels)
-    gh, gw, gb = torch.autograd.grad(loss, (h_in, weight, bias), create_graph=create_graph)
+    loss = loss_fn(h_in, weight, bias, labels)
+    gh, gw, gb = torch.autograd.grad(loss.sum(), (h_in, weight, bias), create_graph=create_graph)
     gp = torch.autograd.grad(
         h,
         params,
@@ -139,6 +161,19 @@ def _reattach(
     return {n: theta[n] + delta[n] for n in theta}, w0 + dw, b0 + db
 
 
+@dataclass(frozen=True)
+class Support:
+    """The support set(s) the loop adapts on: one episode's, or ``E`` stacked ones
+    (:func:`~lightning_meta.algorithms.batched_loop.batched_inner_loop`, a leading ``E`` axis)."""
+
+    labels: Tensor  # (Ns,)
+    n_way: int
+    embed: Callable[[dict[str, Tensor]], Tensor]  # params -> (Ns, H) pooled embeddings
+    init_head: Callable[[Tensor, Tensor, int], tuple[Tensor, Tensor]]  # (h, labels, N) -> W0, b0
+    loss: HeadLoss
+    prototype: bool  # the head init reads the embeddings (its graph matters in "first")
+
+
 def inner_loop(
     model: EpisodicClassifier,
     feats: EpisodeFeatures,
@@ -155,14 +190,32 @@ def inner_loop(
     ``observe(k, params, W, b)`` (detached values) runs after the head init (k=0) and each step.
     """
     theta = feats.inner_params(model.adapted_params())  # graph to the meta parameters
+    support = Support(
+        labels, n_way, lambda p: feats.embed(p, "support"), model.init_head, head_loss,
+        model.head_init == "prototype",
+    )  # fmt: skip
+    return run_inner_loop(theta, support, steps, lrs, order, observe)
+
+
+def run_inner_loop(
+    theta: dict[str, Tensor],
+    support: Support,
+    steps: int,
+    lrs: Mapping[str, LR],
+    order: Order,
+    observe: Observer | None = None,
+) -> Adapted:
+    """The loop of :func:`inner_loop`, from the meta tensors ``theta`` (graph to the meta
+    parameters) on ``support`` (shared with the batched loop)."""
+    labels = support.labels
     names = list(theta)
     keys = [*names, HEAD_WEIGHT, HEAD_BIAS]
     second = order == "second"
     # Step 0 runs on the meta parameters themselves when the head init needs their graph.
-    head_graph = second or (order == "first" and model.head_init == "prototype")
+    head_graph = second or (order == "first" and support.prototype)
     cur = dict(theta) if head_graph else {n: _leaf(t) for n, t in theta.items()}
-    h = feats.embed(cur, "support")  # (Ns, H)
-    w0, b0 = model.init_head(h, labels, n_way)  # (N, H), (N,)
+    h = support.embed(cur)  # (Ns, H)
+    w0, b0 = support.init_head(h, labels, support.n_way)  # (N, H), (N,)
     if second:
         w = w0 if w0.requires_grad else _leaf(w0)
         b = b0 if b0.requires_grad else _leaf(b0)
@@ -181,10 +234,10 @@ def inner_loop(
     loss = None
     for k in range(steps):
         if k > 0:
-            h = feats.embed(cur, "support")  # (Ns, H)
+            h = support.embed(cur)  # (Ns, H)
         retain = head_graph and not second and k == 0  # h's graph feeds the outer grad of W0
         loss, gp, gw, gb = support_grads(
-            h, w, b, labels, [cur[n] for n in names], create_graph=second, retain_graph=retain
+            h, w, b, labels, [cur[n] for n in names], second, retain, support.loss
         )
         grads = dict(zip(keys, [*gp, gw, gb], strict=True))
         if second:
@@ -210,7 +263,7 @@ def inner_loop(
             observe(k + 1, {n: t.detach() for n, t in cur.items()}, w.detach(), b.detach())
     if loss is None:  # zero steps: report the support loss at the initialisation
         with torch.no_grad():
-            loss = F.cross_entropy(head_logits(h, w, b), labels)
+            loss = support.loss(h, w, b, labels)
     if order == "first":
         cur, w, b = _reattach(theta, w0, b0, cur, w, b, lrs, sums if learn else None, steps)
     elif order == "none":

@@ -1,25 +1,35 @@
-"""`lightning-meta report`: the results table of `make train`.
+"""`lightning-meta report`: the results table of an exported model.
 
-    lightning-meta report --export runs/default/export --episodes 300 --sentiment-episodes 100
+    lightning-meta report --export runs/families/export --episodes 300 --setfit-episodes 10
+    lightning-meta report --export runs/default/export --sentiment-episodes 100
+    lightning-meta report --export runs/ablation/export --only-meta --targets sentiment:movie
     lightning-meta report --config my_report.yaml      # the same options from YAML
 
-Rows: the meta-trained init (adapted per episode with its own inner-loop settings), the
-pretrained init with the same fine-tuning, and the frozen pretrained encoder + nearest centroid
-(cosine). Columns: accuracy ± 95% CI and macro-F1 ± CI on the held-out classes of the training
-data (same class split as training) and on ``sentiment:movie`` (2-way, example-disjoint test
-pool). Every row is scored on the identical fixed episodes. Writes results.md and results.csv.
+Targets: a task-families export is scored on its held-out targets (WordNet test classes and
+fortunes test categories 5-way 5-shot, sentiment:movie 2-way 8- and 16-shot); a single-source
+export on the held-out classes of its training data and sentiment:movie 2-way. Rows (a
+families export; `--rows all` for any): the meta-trained init + its fine-tuning, the
+meta-trained embeddings + logistic regression, the pretrained init + the same fine-tuning, the
+frozen pretrained encoder + nearest centroid / + logistic regression, VADER (sentiment targets)
+and SetFit (the first --setfit-episodes episodes, stated in its label). A single-source export
+gets the three fine-tuning/centroid rows (`--rows basic`). Every row is scored on the identical
+fixed episodes; columns: accuracy and macro-F1 ± 95% CI per target and the paired accuracy
+difference of each meta-trained row to the target's best baseline; below the table the paired
+difference to every baseline. Writes results.md and results.csv.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from jsonargparse import ArgumentParser
 
 from lightning_meta.callbacks.model_card import refresh_model_card
 from lightning_meta.cli.parser import tool_parser
 from lightning_meta.errors import ConfigError
-from lightning_meta.evaluation.report import build_rows, build_targets, read_export, score_rows
+from lightning_meta.evaluation.paired_table import score_table
+from lightning_meta.evaluation.report import is_families, read_export, report_rows, report_targets
 from lightning_meta.evaluation.tables import render_wide, write_csv
 
 
@@ -30,17 +40,45 @@ def build_parser() -> ArgumentParser:
         help="exported model directory (has meta_learning.json)",
     )  # fmt: skip
     p.add_argument(
-        "--baseline", type=str, default="minilm", help="pretrained encoder for the baseline rows"
-    )
+        "--baseline", type=str, default="minilm",
+        help="pretrained encoder of the baseline rows (and SetFit's body)",
+    )  # fmt: skip
     p.add_argument("--episodes", type=int, default=300, help="fixed test episodes per target")
-    p.add_argument("--sentiment-shots", type=int, default=8)
     p.add_argument("--sentiment-episodes", type=int, default=None, help="default: --episodes")
-    p.add_argument("--no-sentiment", action="store_true", help="skip the sentiment:movie target")
+    p.add_argument(
+        "--setfit-episodes", type=int, default=10,
+        help="SetFit on the first N episodes of each target (0: no SetFit row)",
+    )  # fmt: skip
+    p.add_argument(
+        "--sentiment-shots", type=int, default=None,
+        help="single-source export: shots of its sentiment:movie target (default 8)",
+    )  # fmt: skip
+    p.add_argument(
+        "--targets", type=str, default=None,
+        help="comma-separated target names or sources to score (default: all)",
+    )  # fmt: skip
+    p.add_argument(
+        "--rows", type=Literal["auto", "all", "basic"], default="auto",
+        help="all rows, or basic (fine-tuning and centroid); auto: all for a families export",
+    )  # fmt: skip
+    p.add_argument(
+        "--only-meta", action="store_true", help="score the meta-trained rows only (ablations)"
+    )
+    p.add_argument("--no-sentiment", action="store_true", help="skip the sentiment targets")
     p.add_argument(
         "--out", type=str, default=None,
         help="where to write results.md/.csv (default: export's parent)",
     )  # fmt: skip
     return p
+
+
+def _check(episodes: int, sentiment_episodes: int | None, setfit_episodes: int) -> None:
+    if episodes <= 0:
+        raise ConfigError(f"episodes: must be positive (got {episodes})")
+    if sentiment_episodes is not None and sentiment_episodes <= 0:
+        raise ConfigError(f"sentiment-episodes: must be positive (got {sentiment_episodes})")
+    if setfit_episodes < 0:
+        raise ConfigError(f"setfit-episodes: must be >= 0 (got {setfit_episodes}); 0: no SetFit")
 
 
 def main(argv: list[str]) -> int:
@@ -49,20 +87,25 @@ def main(argv: list[str]) -> int:
     meta, data_args = read_export(export)
     for line in meta.provenance():  # before the scoring starts: a capped run is visible at once
         print(line, flush=True)
-    if a.episodes <= 0:
-        raise ConfigError(f"episodes: must be positive (got {a.episodes})")
-    targets = build_targets(data_args, a.sentiment_shots, sentiment=not a.no_sentiment)
-    counts = {t: a.episodes for t in targets}
-    for t in targets:
-        if t.startswith("sentiment") and a.sentiment_episodes:
-            counts[t] = a.sentiment_episodes
-    results = score_rows(build_rows(export, meta, a.baseline), targets, counts)
-    table = "\n".join([*meta.provenance(), "", render_wide(results, counts)])
+    _check(a.episodes, a.sentiment_episodes, a.setfit_episodes)
+    names = [n.strip() for n in a.targets.split(",") if n.strip()] if a.targets else None
+    targets = report_targets(
+        data_args, a.episodes, a.sentiment_episodes, a.sentiment_shots,
+        sentiment=not a.no_sentiment, names=names,
+    )  # fmt: skip
+    rows = a.rows if a.rows != "auto" else ("all" if is_families(data_args) else "basic")
+    tokenizer = str(data_args.get("tokenizer") or "minilm")
+    built = report_rows(export, meta, a.baseline, rows, a.setfit_episodes, a.only_meta, tokenizer)
+    t = score_table(built, targets)
+    wide = render_wide(t.results, t.counts, paired=t.paired, keys=["acc", "f1"])
+    notes = ["", "Paired accuracy differences (pp, mean ± 95% CI over the episodes both scored):"]
+    notes += [f"- {n}" for n in t.notes]
+    table = "\n".join([*meta.provenance(), "", wide, *(notes if t.notes else [])])
     print("\n" + table)
     out = Path(a.out) if a.out else export.parent
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.md").write_text(table + "\n")
-    write_csv(out / "results.csv", results)
+    write_csv(out / "results.csv", t.results, paired=t.paired)
     refresh_model_card(export, table)  # the export's README.md shows the table
     print(f"\nwrote {out / 'results.md'} and {out / 'results.csv'}")
     return 0

@@ -62,8 +62,10 @@ DEFAULT_TARGETS: tuple[HeldOutTarget, ...] = (
     HeldOutTarget("wordnet", "classes", STANDARD_SPLITS["wordnet"].fractions),
     HeldOutTarget("fortunes", "classes", STANDARD_SPLITS["fortunes"].fractions),
     HeldOutTarget("sentiment:movie", "domain", n_way=2, k_shot=8, q_query=15),
+    HeldOutTarget("sentiment:movie", "domain", n_way=2, k_shot=16, q_query=15),
 )
-"""WordNet test classes and fortunes test categories (5-way 5-shot), movie reviews (2-way)."""
+"""WordNet test classes and fortunes test categories (5-way 5-shot), movie reviews (2-way
+8-shot and 16-shot)."""
 
 
 def _same_split(a: Sequence[float], b: Sequence[float]) -> bool:

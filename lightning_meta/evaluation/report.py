@@ -1,28 +1,43 @@
-"""The results table of `make train` (``lightning-meta report``): rows, targets and scores.
+"""The results table of ``lightning-meta report``: its targets and rows.
 
-Rows: the meta-trained init (adapted per episode with its own inner-loop settings), the
-pretrained init with the same fine-tuning, and the frozen pretrained encoder + nearest centroid
-(cosine). Targets: the held-out classes of the training data (same class split as training)
-and ``sentiment:movie`` (2-way, example-disjoint test pool). Every row is scored on the
-identical fixed episodes of each target.
+Targets. A task-families export (its data config is a ``FamilyDataModule``, it has
+``families``): the held-out targets the families were checked against (the recorded
+``targets``, else :data:`~lightning_meta.data.family_rules.DEFAULT_TARGETS`: WordNet test
+classes and fortunes test categories 5-way 5-shot, ``sentiment:movie`` 2-way 8- and 16-shot),
+with the export's ``max_length``, tokenizer and cache, episode seed 0. A single-source export:
+the held-out classes of its training data (same class split) and ``sentiment:movie`` 2-way.
+
+Rows (the meta-trained ones start with ``meta-trained``): the meta-trained init + its own
+fine-tuning; the meta-trained embeddings + logistic regression; the pretrained init + the same
+fine-tuning; the frozen pretrained encoder + nearest centroid; + logistic regression; VADER
+(sentiment targets only); SetFit (the first ``setfit_episodes`` episodes). The baseline rows
+take every evaluation setting from the export (``meta.adaptation()``), so "same fine-tuning"
+differs from the first row in the init only. ``basic`` rows: the first, third and fourth.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from lightning_meta.data.family_rules import DEFAULT_TARGETS, HeldOutTarget
 from lightning_meta.errors import ConfigError
-from lightning_meta.evaluation.episodes import fixed_episodes
+from lightning_meta.evaluation.baselines import (
+    LogisticRegressionHead,
+    SetFitBaseline,
+    VaderZeroShot,
+)
 from lightning_meta.evaluation.export_meta import META_FILE, ExportMeta
-from lightning_meta.evaluation.feature_cache import FeatureCache
 from lightning_meta.evaluation.loading import load_module_from_export
-from lightning_meta.evaluation.scoring import evaluate_episodes
-from lightning_meta.evaluation.tables import Result, from_summary
+from lightning_meta.evaluation.paired_table import RowSpec, TargetSpec
 from lightning_meta.lightning.base import EpisodicModule
 
-__all__ = ["build_rows", "build_targets", "read_export", "score_rows"]
+__all__ = [
+    "RowSet", "build_rows", "build_targets", "family_targets", "is_families", "read_export",
+    "report_rows", "report_targets", "target_args",
+]  # fmt: skip
+
+RowSet = Literal["auto", "all", "basic"]
 
 
 def read_export(export: Path) -> tuple[ExportMeta, dict[str, Any]]:
@@ -38,33 +53,108 @@ def read_export(export: Path) -> tuple[ExportMeta, dict[str, Any]]:
     return meta, data_args
 
 
+def is_families(data_args: dict[str, Any]) -> bool:
+    """Whether the export's data config is a task-family mixture (``FamilyDataModule``)."""
+    return "families" in data_args
+
+
+def family_targets(data_args: dict[str, Any]) -> list[HeldOutTarget]:
+    """The held-out targets of a families data config: recorded, else the defaults."""
+    recorded = data_args.get("targets")
+    if not recorded:
+        return list(DEFAULT_TARGETS)
+    out = []
+    for i, t in enumerate(recorded):
+        given = dict(t)
+        if "split_fractions" in given:
+            given["split_fractions"] = tuple(given["split_fractions"])
+        try:
+            out.append(HeldOutTarget(**given))
+        except TypeError as err:
+            raise ConfigError(f"targets.{i}: {err}") from err
+    return out
+
+
+def target_args(
+    t: HeldOutTarget, max_length: int, tokenizer: str = "minilm", cache_dir: str | None = None
+) -> dict[str, Any]:
+    """DataModule arguments of a target's fixed test episodes (episode seed 0)."""
+    args: dict[str, Any] = {
+        "source": t.source, "n_way": t.n_way, "k_shot": t.k_shot, "q_query": t.q_query,
+        "max_length": max_length, "tokenizer": tokenizer, "seed": 0, "cache_dir": cache_dir,
+    }  # fmt: skip
+    if t.held_out == "domain":  # the whole domain is unseen: score its example-disjoint test pool
+        return {**args, "split_mode": "examples"}
+    return {**args, "split_mode": "classes", "split_fractions": list(t.split_fractions),
+            "split_seed": t.split_seed}  # fmt: skip
+
+
 def build_targets(
     data_args: dict[str, Any], sentiment_shots: int = 8, sentiment: bool = True
 ) -> dict[str, dict[str, Any]]:
-    """Target name -> DataModule arguments of its fixed test episodes."""
+    """Single-source export: target name -> DataModule arguments of its fixed test episodes."""
     targets: dict[str, dict[str, Any]] = {
         f"{data_args.get('source', 'wordnet')} test classes {data_args.get('n_way', 5)}-way "
         f"{data_args.get('eval_k_shot') or data_args.get('k_shot', 5)}-shot": data_args,
     }
     if sentiment:
-        targets[f"sentiment:movie 2-way {sentiment_shots}-shot"] = {
-            "source": "sentiment:movie",
-            "n_way": 2,
-            "k_shot": sentiment_shots,
-            "q_query": 15,
-            "split_mode": "examples",
-            "max_length": data_args.get("max_length", 64),
-            "tokenizer": data_args.get("tokenizer", "minilm"),
+        movie = HeldOutTarget("sentiment:movie", "domain", n_way=2, k_shot=sentiment_shots)
+        targets[movie.name] = {
+            **target_args(movie, data_args.get("max_length", 64),
+                          data_args.get("tokenizer", "minilm"), data_args.get("cache_dir")),
             "seed": data_args.get("seed", 0),
-            "cache_dir": data_args.get("cache_dir"),
-        }
+        }  # fmt: skip
     return targets
 
 
+def _sentiment(args: dict[str, Any]) -> bool:
+    return str(args.get("source", "")).startswith("sentiment:")
+
+
+def report_targets(
+    data_args: dict[str, Any],
+    episodes: int,
+    sentiment_episodes: int | None = None,
+    sentiment_shots: int | None = None,
+    sentiment: bool = True,
+    names: list[str] | None = None,
+) -> list[TargetSpec]:
+    """The targets of the export's table (see the module doc), ``names`` (target names or
+    sources) selecting some; sentiment targets get ``sentiment_episodes`` (default:
+    ``episodes``). One-line ConfigErrors before anything is scored."""
+    if is_families(data_args):
+        if sentiment_shots is not None:
+            raise ConfigError(
+                "sentiment-shots: a families export is scored on its held-out targets "
+                "(sentiment:movie 8- and 16-shot); choose among them with --targets"
+            )
+        max_length, tok = data_args.get("max_length", 64), data_args.get("tokenizer", "minilm")
+        cache = data_args.get("cache_dir")
+        given = {t.name: target_args(t, max_length, tok, cache) for t in family_targets(data_args)}
+    else:
+        given = build_targets(data_args, sentiment_shots or 8)
+    if names:
+        unknown = [x for x in names if not any(x in (n, a["source"]) for n, a in given.items())]
+        if unknown:
+            raise ConfigError(
+                f"targets: no target named {', '.join(map(repr, unknown))}; this export has "
+                f"{'; '.join(given)} (give names or sources, comma-separated)"
+            )
+        given = {n: a for n, a in given.items() if n in names or a["source"] in names}
+    if not sentiment:
+        given = {n: a for n, a in given.items() if not _sentiment(a)}
+    if not given:
+        raise ConfigError("targets: none left to score (drop --no-sentiment or widen --targets)")
+    return [
+        TargetSpec(n, a, (sentiment_episodes or episodes) if _sentiment(a) else episodes,
+                   _sentiment(a))
+        for n, a in given.items()
+    ]  # fmt: skip
+
+
 def build_rows(export: Path, meta: ExportMeta, baseline: str) -> dict[str, EpisodicModule]:
-    """Row name -> evaluation module. The baseline rows take every evaluation setting from the
-    export (``meta.adaptation()``: pooling, what adapts, head init, steps, lr and the learned
-    per-tensor rates), so "same fine-tuning" differs from the first row in the init only."""
+    """The three module rows (meta-trained init, pretrained init + same fine-tuning, frozen
+    centroid), every evaluation setting from the export."""
     same = meta.adaptation()
     return {
         f"meta-trained init ({meta.algorithm}) + fine-tuning": load_module_from_export(export),
@@ -75,25 +165,42 @@ def build_rows(export: Path, meta: ExportMeta, baseline: str) -> dict[str, Episo
     }
 
 
-def score_rows(
-    rows: dict[str, EpisodicModule],
-    targets: dict[str, dict[str, Any]],
-    counts: dict[str, int],
-) -> list[Result]:
-    """Every row on the same ``counts[target]`` fixed test episodes of every target; one
-    progress line per cell. Results in row order, then target order."""
-    results: dict[str, dict[str, Result]] = {name: {} for name in rows}
-    for target, args in targets.items():
-        episodes = fixed_episodes(args, counts[target])
-        features = FeatureCache(episodes)  # rows with equal bottoms share the cached states
-        for name, module in rows.items():
-            t0 = time.perf_counter()
-            r = evaluate_episodes(
-                module, episodes, features=features, progress=f"[{target}] {name}"
-            )
-            results[name][target] = from_summary(name, target, r)
-            print(
-                f"[{target}] {name}: acc {r['acc']}  f1 {r['f1']}  ({time.perf_counter() - t0:.0f}s)",
-                flush=True,
-            )
-    return [r for per_target in results.values() for r in per_target.values()]
+def report_rows(
+    export: Path,
+    meta: ExportMeta,
+    baseline: str = "minilm",
+    rows: Literal["all", "basic"] = "all",
+    setfit_episodes: int = 10,
+    only_meta: bool = False,
+    tokenizer: str = "minilm",
+) -> dict[str, RowSpec]:
+    """Row name -> row, in table order (see the module doc). ``only_meta``: the meta-trained
+    rows only (an ablation); ``setfit_episodes`` 0: no SetFit row."""
+    pooling = str(meta.adaptation()["pooling"])
+    modules = (
+        {f"meta-trained init ({meta.algorithm}) + fine-tuning": load_module_from_export(export)}
+        if only_meta
+        else build_rows(export, meta, baseline)
+    )
+    if rows == "basic":
+        return {name: RowSpec(m) for name, m in modules.items()}
+    first, *pretrained = modules
+    out = {
+        first: RowSpec(modules[first]),
+        "meta-trained embeddings + logistic regression": RowSpec(
+            LogisticRegressionHead.from_encoder(str(export))
+        ),
+        **{name: RowSpec(modules[name]) for name in pretrained},
+    }
+    if only_meta:
+        return out
+    out["pretrained frozen + logistic regression"] = RowSpec(
+        LogisticRegressionHead.from_encoder(baseline, pooling=pooling)
+    )
+    out["VADER (zero-shot lexicon)"] = RowSpec(VaderZeroShot(tokenizer), sentiment_only=True)
+    if setfit_episodes > 0:
+        body = "MiniLM" if baseline == "minilm" else baseline
+        out[f"SetFit ({body} body, library defaults)"] = RowSpec(
+            SetFitBaseline(body=baseline, tokenizer=tokenizer), max_episodes=setfit_episodes
+        )
+    return out

@@ -5,7 +5,8 @@ the encoder comparison (``bench compare``). ``results.csv`` columns: ``method, t
 acc_ci, f1, f1_ci, episodes, precision, precision_ci, recall, recall_ci`` (fractions, the CI is
 the 95% half-width ``1.96 * std / sqrt(n)``; macro-precision/recall empty for a row that has
 none). It holds no timings, so two runs with the same seed give byte-identical files.
-Markdown: :func:`render_markdown` (one table per metric: accuracy, macro-F1 and, when every row
+``report`` appends the paired comparison to the best baseline (:data:`PAIRED_COLUMNS`:
+``best_baseline, delta_best, delta_best_ci, delta_n``, empty for rows without one). Markdown: :func:`render_markdown` (one table per metric: accuracy, macro-F1 and, when every row
 has them, macro-precision and macro-recall; percent, mean ± CI, best mean per column in bold)
 or :func:`render_wide` (one table, the metrics side by side per target).
 """
@@ -19,12 +20,13 @@ from pathlib import Path
 from lightning_meta.evaluation.metrics import MeanCI
 
 __all__ = [
-    "COLUMNS", "METRICS", "Result", "from_summary", "metric_table", "metrics_of", "plot_results",
-    "read_csv", "render_markdown", "render_wide", "write_csv",
+    "COLUMNS", "METRICS", "PAIRED_COLUMNS", "Paired", "Result", "from_summary", "metric_table",
+    "metrics_of", "plot_results", "read_csv", "render_markdown", "render_wide", "write_csv",
 ]  # fmt: skip
 
 COLUMNS = ["method", "target", "acc", "acc_ci", "f1", "f1_ci", "episodes",
            "precision", "precision_ci", "recall", "recall_ci"]  # fmt: skip
+PAIRED_COLUMNS = ["best_baseline", "delta_best", "delta_best_ci", "delta_n"]
 REQUIRED = COLUMNS[:7]  # results.csv files written before precision/recall still read
 METRICS = {"acc": "accuracy", "f1": "macro-F1", "precision": "macro-precision",
            "recall": "macro-recall"}  # fmt: skip
@@ -50,6 +52,20 @@ class Result:
         return value
 
 
+@dataclass(frozen=True)
+class Paired:
+    """A row's paired accuracy difference to the best baseline of one target."""
+
+    baseline: str  # the best baseline's row name
+    diff: MeanCI  # mean ± 95% CI of the per-episode differences (fractions), n episodes
+
+    def __str__(self) -> str:
+        return f"{100 * self.diff.mean:+.2f} ± {100 * self.diff.ci:.2f} (n={self.diff.n})"
+
+
+Cell = tuple[str, str]  # (method, target)
+
+
 def from_summary(method: str, target: str, summary: dict[str, MeanCI]) -> Result:
     """A row from ``scoring.summarise`` output (acc, f1 and, when present, precision/recall)."""
     extra = {k: summary[k] for k in OPTIONAL if k in summary}
@@ -62,13 +78,20 @@ def metrics_of(results: list[Result]) -> list[str]:
     return keys + [k for k in OPTIONAL if results and all(getattr(r, k) for r in results)]
 
 
-def write_csv(path: str | Path, results: list[Result]) -> None:
-    """``results.csv``: one line per result, floats written exactly (``repr``)."""
+def write_csv(
+    path: str | Path, results: list[Result], paired: dict[Cell, Paired] | None = None
+) -> None:
+    """``results.csv``: one line per result, floats written exactly (``repr``); with
+    ``paired`` (even empty) the :data:`PAIRED_COLUMNS` follow the 11 standard ones."""
     with Path(path).open("w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(COLUMNS)
+        w.writerow(COLUMNS + (PAIRED_COLUMNS if paired is not None else []))
         for r in results:
             extra = [x for k in OPTIONAL for x in _cells(getattr(r, k))]
+            if paired is not None:
+                d = paired.get((r.method, r.target))
+                extra += ["", "", "", ""] if d is None else [
+                    d.baseline, repr(d.diff.mean), repr(d.diff.ci), str(d.diff.n)]  # fmt: skip
             w.writerow([r.method, r.target, repr(r.acc.mean), repr(r.acc.ci), repr(r.f1.mean),
                         repr(r.f1.ci), r.acc.n, *extra])  # fmt: skip
 
@@ -139,25 +162,42 @@ def render_markdown(results: list[Result], title: str, notes: list[str]) -> str:
     return "\n".join(parts)
 
 
-def render_wide(results: list[Result], counts: dict[str, int]) -> str:
+def render_wide(
+    results: list[Result],
+    counts: dict[str, int],
+    paired: dict[Cell, Paired] | None = None,
+    keys: list[str] | None = None,
+) -> str:
     """One table, one row per method: accuracy, macro-F1 and (when every row has them)
     macro-precision and macro-recall (%) side by side per target; ``counts``: the number of
-    fixed test episodes of each target (in column order)."""
+    fixed test episodes of each target (in column order). ``keys``: only these metrics.
+    ``paired``: one more column per target, the paired accuracy difference (pp) of a row to
+    the target's best baseline (that row reads ``best baseline``)."""
     methods, targets, cell = _ordered(results)
     targets = [t for t in counts if t in targets]
-    keys = metrics_of(results)
-    head = "| method | " + " | ".join(f"{t}: {SHORT[k]}" for t in targets for k in keys) + " |"
+    keys = [k for k in metrics_of(results) if keys is None or k in keys]
+    delta = [] if paired is None else ["Δ acc vs best (pp)"]
+    head = "| method | " + " | ".join(f"{t}: {c}" for t in targets
+                                      for c in [SHORT[k] for k in keys] + delta) + " |"  # fmt: skip
     n = ", ".join(f"{counts[t]} ({t})" for t in targets)
     what = "accuracy and macro-F1" if len(keys) == 2 else "accuracy, macro-F1, macro-P and macro-R"
+    width = (len(keys) + len(delta)) * len(targets)
     lines = [
         f"Few-shot {what} (%), mean ± 95% CI over fixed test episodes: {n}",
         "",
         head,
-        "|---|" + "---|" * len(keys) * len(targets),
+        "|---|" + "---|" * width,
     ]
+    best = {(d.baseline, t) for (_, t), d in (paired or {}).items()}
     for m in methods:
-        cells = [" | ".join(str(cell[m, t].metric(k)) for k in keys) if (m, t) in cell
-                 else " | ".join("-" for _ in keys) for t in targets]  # fmt: skip
+        cells = []
+        for t in targets:
+            r = cell.get((m, t))
+            cells += [str(r.metric(k)) if r else "-" for k in keys]
+            if paired is not None:
+                d = paired.get((m, t))
+                mark = "best baseline" if r and (m, t) in best else "-"
+                cells.append(str(d) if d else mark)
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

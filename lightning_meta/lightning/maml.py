@@ -6,8 +6,7 @@ import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 
-from lightning_meta.algorithms import maml_task
-from lightning_meta.algorithms.batched import batchable, batched_maml_tasks
+from lightning_meta.algorithms.batched import grouped_maml_tasks
 from lightning_meta.data.episode import Episode
 from lightning_meta.lightning.base import EpisodicModule
 from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs, NonFiniteConfig
@@ -48,14 +47,10 @@ class MAML(EpisodicModule):
         super().__init__(encoder, inner, optimizer, scheduler, nonfinite)
 
     def meta_loss(self, batch: list[Episode]) -> tuple[Tensor, list]:
-        """Mean post-adaptation query loss over the tasks of one meta-batch: all tasks at once
-        (one bottom pass, stacked inner loops) when the shapes allow, else task by task."""
-        if batchable(self.model, self.inner, batch):
-            outs = batched_maml_tasks(self.model, batch, self.inner, self.inner_lrs, training=True)
-        else:
-            outs = [
-                maml_task(self.model, ep, self.inner, self.inner_lrs, training=True) for ep in batch
-            ]
+        """Mean post-adaptation query loss over the tasks of one meta-batch: each group of
+        same-shape tasks at once (one bottom pass, stacked inner loops) when the model allows,
+        else task by task; the outputs in task order."""
+        outs = grouped_maml_tasks(self.model, batch, self.inner, self.inner_lrs, training=True)
         loss = torch.stack([o.loss for o in outs]).mean()
         return loss, outs
 

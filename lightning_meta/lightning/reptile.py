@@ -6,8 +6,7 @@ import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 
-from lightning_meta.algorithms import reptile_task
-from lightning_meta.algorithms.batched import batchable, batched_reptile
+from lightning_meta.algorithms.batched import grouped_reptile
 from lightning_meta.data.config import as_group
 from lightning_meta.data.episode import Episode
 from lightning_meta.errors import ConfigError
@@ -70,14 +69,9 @@ class Reptile(EpisodicModule):
         return super().configure_optimizers()
 
     def meta_gradients(self, batch: list[Episode]) -> tuple[dict[str, Tensor], list]:
-        """Mean Reptile direction over the tasks, keyed by model parameter name (all tasks at
-        once when the shapes allow, else task by task)."""
-        if batchable(self.model, self.inner, batch):
-            return batched_reptile(self.model, batch, self.inner)
-        results = [reptile_task(self.model, ep, self.inner) for ep in batch]
-        names = results[0].grads.keys()
-        grads = {n: torch.stack([r.grads[n] for r in results]).mean(0) for n in names}
-        return grads, [r.out for r in results]
+        """Mean Reptile direction over the tasks, keyed by model parameter name (each group of
+        same-shape tasks at once when the model allows, else task by task)."""
+        return grouped_reptile(self.model, batch, self.inner)
 
     def training_step(self, batch: list[Episode], batch_idx: int) -> Tensor:
         opt = self.optimizers()

@@ -5,9 +5,11 @@ Runs the suite's matrix (see :mod:`lightning_meta.bench.suite.spec`): every meth
 the same seed, meta-trained for its budget, and scored on every target's identical fixed test
 episodes. Writes to the output directory (default ``runs/bench/<suite>[-quick]``):
 
-- ``results.csv`` / ``results.md``: accuracy and macro-F1, mean ± 95% CI (best in bold); with
-  ``baseline:`` in the suite, ``results.md`` adds the paired per-episode difference of every
-  method to that one (:mod:`lightning_meta.bench.suite.paired`);
+- ``results.csv`` / ``results.md``: accuracy and macro-F1, mean ± 95% CI (best in bold); a row
+  scored on fewer episodes says so in its label (``SetFit [10 episodes]``), a target a row does
+  not apply to shows ``-`` (VADER off sentiment); with ``baseline:`` in the suite (one name or
+  a list), ``results.md`` adds the paired per-episode difference of every row to each of them,
+  on the episodes both scored (:mod:`lightning_meta.bench.suite.paired`);
 - ``results.png``: grouped bars with CI whiskers;
 - ``episodes.csv``: per-episode scores (for paired comparisons);
 - ``config.yaml``: the resolved suite (every default filled in), ``environment.json``
@@ -26,6 +28,7 @@ import torch
 import yaml
 
 from lightning_meta.bench.perf.environment import environment
+from lightning_meta.bench.suite.baseline_spec import select_methods
 from lightning_meta.bench.suite.paired import (
     paired_differences,
     render_paired,
@@ -33,7 +36,7 @@ from lightning_meta.bench.suite.paired import (
     write_episodes,
 )
 from lightning_meta.bench.suite.runner import Resolved, SuiteRun, resolve, run_suite
-from lightning_meta.bench.suite.spec import load_suite
+from lightning_meta.bench.suite.spec import MethodSpec, load_suite
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.tables import plot_results, render_markdown, write_csv
 
@@ -68,8 +71,24 @@ def notes(resolved: Resolved, env: dict[str, object], quick: bool) -> list[str]:
     ]
     out += [f"{m.name}: meta-trained {m.train_steps} steps" for m in resolved.spec.methods
             if m.train_steps and m.name not in resolved.skipped]  # fmt: skip
+    out += [f"{m.name}: {baseline_note(m)}" for m in resolved.spec.methods
+            if m.baseline is not None and m.name not in resolved.skipped]  # fmt: skip
     out += [f"{name}: skipped ({why})" for name, why in resolved.skipped.items()]
     return out
+
+
+def baseline_note(m: MethodSpec) -> str:
+    """What a baseline row is, in words (for the notes of results.md)."""
+    b = m.baseline
+    assert b is not None
+    cap = "" if b.episodes is None else f", on the first {b.episodes} episodes of each target"
+    if b.kind == "logreg":
+        on = f"{b.embeddings_of}'s embeddings after its meta-training" if b.embeddings_of else \
+            "the frozen embeddings of its model"  # fmt: skip
+        return f"scikit-learn logistic regression (C={b.c:g}) per episode on {on}{cap}"
+    if b.kind == "setfit":
+        return f"SetFit per episode, body {b.body_name}, the library's defaults{cap}"
+    return f"VADER zero-shot (no labels), 2-way sentiment targets only (else -){cap}"
 
 
 def write_outputs(
@@ -81,11 +100,13 @@ def write_outputs(
         " (--quick)" if quick else ""
     )
     text = render_markdown(run.results, title, notes(resolved, env, quick))
-    baseline = resolved.spec.baseline
-    if baseline is not None and any(r.method == baseline for r in run.results):
-        targets = list(dict.fromkeys(r.target for r in run.results))
-        diffs = paired_differences(scores_from_rows(run.per_episode), baseline)
-        text = text.rstrip("\n") + "\n\n## " + render_paired(diffs, baseline, targets) + "\n"
+    targets = list(dict.fromkeys(r.target for r in run.results))
+    scores = scores_from_rows(run.per_episode)
+    for name in resolved.spec.baselines:
+        baseline = run.labels.get(name, name)  # its row label (with a capped episode count)
+        if baseline in scores:
+            diffs = paired_differences(scores, baseline)
+            text = text.rstrip("\n") + "\n\n## " + render_paired(diffs, baseline, targets) + "\n"
     (out / "results.md").write_text(text)
     plot_results(run.results, title, out / "results.png")
     write_episodes(out / "episodes.csv", run.per_episode)
@@ -121,7 +142,11 @@ def _run(suite: str, out_dir: str | None, argv: list[str], quick: bool, device_n
         for name in methods:
             if name not in known:
                 raise ConfigError(f"methods: unknown method '{name}' (known: {', '.join(known)})")
-        spec = dataclasses.replace(spec, methods=[m for m in spec.methods if m.name in methods])
+        chosen = select_methods(spec.methods, methods)
+        for m in chosen:
+            if m.name not in methods:
+                print(f"[{m.name}] also run: a chosen logistic-regression row uses its embeddings")
+        spec = dataclasses.replace(spec, methods=chosen)
     device = pick_device(device_name)
     resolved = resolve(spec)
     out = Path(out_dir or f"runs/bench/{spec.name}{'-quick' if quick else ''}")

@@ -100,10 +100,17 @@ def optimizer_factory(spec: ClassSpec | None, where: str) -> Any:
     return functools.partial(cls, **spec.init_args)
 
 
+def _model(method: MethodSpec, where: str) -> ClassSpec:
+    if method.model is None:
+        raise ConfigError(f"{where}.model: missing (required)")
+    return method.model
+
+
 def check_method(method: MethodSpec, where: str) -> None:
     """Errors a suite can show before any data is read or any model is built."""
-    cls = model_class(method.model, f"{where}.model")
-    resolved_args(cls, method.model.init_args, f"{where}.model.init_args")
+    spec = _model(method, where)
+    cls = model_class(spec, f"{where}.model")
+    resolved_args(cls, spec.init_args, f"{where}.model.init_args")
     if method.optimizer is not None:
         optimizer_factory(method.optimizer, f"{where}.optimizer")
     if method.train_steps > 0 and issubclass(cls, FineTune):
@@ -115,8 +122,9 @@ def check_method(method: MethodSpec, where: str) -> None:
 
 def build_method(method: MethodSpec, seed: int, where: str) -> EpisodicModule:
     """A fresh module for ``method`` (seeded: identical weights on every run)."""
-    cls = model_class(method.model, f"{where}.model")
-    args = group_kwargs(cls, method.model.init_args, f"{where}.model.init_args.", strict=True)
+    spec = _model(method, where)
+    cls = model_class(spec, f"{where}.model")
+    args = group_kwargs(cls, spec.init_args, f"{where}.model.init_args.", strict=True)
     factory = optimizer_factory(method.optimizer, f"{where}.optimizer")
     if factory is not None:
         args["optimizer"] = factory

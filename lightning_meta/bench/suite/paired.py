@@ -4,7 +4,9 @@ Every method of an accuracy suite (``bench accuracy``) or of the encoder compari
 (``bench compare``) is scored on the *same* fixed episodes, so
 the difference of two methods is best estimated per episode: mean ± 95% CI of
 ``score(method, episode) - score(baseline, episode)``. Episode-to-episode difficulty cancels,
-and the interval is usually several times narrower than the two marginal CIs.
+and the interval is usually several times narrower than the two marginal CIs. A row scored on
+fewer episodes (a SetFit row capped at its first few) is paired on the episodes both scored,
+matched by episode index; the table then states that count ``(n=K)``.
 
 ``lightning-meta bench paired runs/bench/default/episodes.csv --baseline "FineTune (pretrained
 init)"`` prints the Markdown table (percentage points) from any ``episodes.csv`` with the
@@ -14,7 +16,7 @@ columns ``method, target, episode, acc, f1``.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from lightning_meta.errors import ConfigError
@@ -25,18 +27,21 @@ __all__ = [
     "write_episodes",
 ]  # fmt: skip
 
-Scores = dict[str, dict[str, dict[str, list[float]]]]  # method -> target -> metric -> per episode
+# method -> target -> metric -> per episode: {episode index: value}, or a list (position = index)
+Scores = Mapping[str, Mapping[str, Mapping[str, Mapping[int, float] | Sequence[float]]]]
 Diffs = dict[str, dict[str, dict[str, MeanCI]]]
 EPISODE_COLUMNS = ("method", "target", "episode", "acc", "f1")
 
 
-def scores_from_rows(rows: Iterable[tuple[str, str, int, float, float]]) -> Scores:
-    """``(method, target, episode, acc, f1)`` rows -> scores, each list ordered by episode."""
+def scores_from_rows(
+    rows: Iterable[tuple[str, str, int, float, float]],
+) -> dict[str, dict[str, dict[str, dict[int, float]]]]:
+    """``(method, target, episode, acc, f1)`` rows -> scores ``{episode: value}``, by episode."""
     by: dict[str, dict[str, dict[int, tuple[float, float]]]] = {}
     for method, target, episode, acc, f1 in rows:
         by.setdefault(method, {}).setdefault(target, {})[int(episode)] = (float(acc), float(f1))
     return {
-        m: {t: {"acc": [eps[i][0] for i in sorted(eps)], "f1": [eps[i][1] for i in sorted(eps)]}
+        m: {t: {"acc": {i: eps[i][0] for i in sorted(eps)}, "f1": {i: eps[i][1] for i in sorted(eps)}}
             for t, eps in per_t.items()}
         for m, per_t in by.items()
     }  # fmt: skip
@@ -50,7 +55,7 @@ def write_episodes(path: str | Path, rows: Iterable[tuple[str, str, int, float, 
         w.writerows([m, t, k, repr(a), repr(f)] for m, t, k, a, f in rows)
 
 
-def read_episodes(path: str | Path) -> Scores:
+def read_episodes(path: str | Path) -> dict[str, dict[str, dict[str, dict[int, float]]]]:
     """``episodes.csv`` (columns method, target, episode, acc, f1) -> scores."""
     with Path(path).open(newline="") as fh:
         reader = csv.DictReader(fh)
@@ -63,9 +68,14 @@ def read_episodes(path: str | Path) -> Scores:
         )
 
 
+def by_episode(values: Mapping[int, float] | Sequence[float]) -> dict[int, float]:
+    """Per-episode values keyed by episode index (a list: its positions)."""
+    return dict(values) if isinstance(values, Mapping) else dict(enumerate(values))
+
+
 def paired_differences(scores: Scores, baseline: str) -> Diffs:
     """Per method (not the baseline) and shared target: mean ± 95% CI of the per-episode
-    difference to the baseline."""
+    difference to the baseline, on the episodes (by index) both scored; none shared: no cell."""
     if baseline not in scores:
         raise ConfigError(f"baseline: {baseline!r} is not a method; methods: {', '.join(scores)}")
     base = scores[baseline]
@@ -76,15 +86,20 @@ def paired_differences(scores: Scores, baseline: str) -> Diffs:
         for target, metrics in per_target.items():
             if target not in base:
                 continue
-            out.setdefault(row, {})[target] = {
-                m: mean_ci([a - b for a, b in zip(v, base[target][m], strict=True)])
-                for m, v in metrics.items()
-            }
+            cell: dict[str, MeanCI] = {}
+            for m, v in metrics.items():
+                mine, ref = by_episode(v), by_episode(base[target][m])
+                shared = sorted(set(mine) & set(ref))
+                if shared:
+                    cell[m] = mean_ci([mine[k] - ref[k] for k in shared])
+            if cell:
+                out.setdefault(row, {})[target] = cell
     return out
 
 
-def _signed(x: MeanCI) -> str:
-    return f"{100 * x.mean:+.2f} ± {100 * x.ci:.2f}"
+def _signed(x: MeanCI, most: int) -> str:
+    """``+d ± ci``, with the count ``(n=K)`` when paired on fewer episodes than the most."""
+    return f"{100 * x.mean:+.2f} ± {100 * x.ci:.2f}" + (f" (n={x.n})" if x.n < most else "")
 
 
 def render_paired(
@@ -99,8 +114,10 @@ def render_paired(
         "| method | " + " | ".join(f"{t}: {label[m]}" for t in targets for m in metrics) + " |",
         "|---|" + "---|" * (len(targets) * len(metrics)),
     ]
+    most = {t: max((d.n for per in diffs.values() for d in per.get(t, {}).values()), default=0)
+            for t in targets}  # fmt: skip
     for row, per_target in diffs.items():
-        cells = [_signed(per_target[t][m]) if t in per_target else "" for t in targets
-                 for m in metrics]  # fmt: skip
+        cells = [_signed(per_target[t][m], most[t]) if m in per_target.get(t, {}) else ""
+                 for t in targets for m in metrics]  # fmt: skip
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

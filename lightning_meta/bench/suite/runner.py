@@ -1,5 +1,7 @@
 """Run an accuracy suite: build each target's fixed episodes once, then for every method build
-it (seeded), meta-train it, and score it on every target's identical episode list.
+it (seeded), meta-train it, and score it on every target's identical episode list. Baseline
+rows (:mod:`~lightning_meta.bench.suite.baselines`) are never meta-trained; a logistic-regression
+head on a meta-trained method's embeddings reuses that method's module once it is trained.
 
 Progress goes to stdout, one line per cell with its elapsed time and an estimate of what is
 left (from the per-episode and per-training-step costs measured so far in this run).
@@ -7,6 +9,7 @@ left (from the per-episode and per-training-step costs measured so far in this r
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +18,8 @@ from typing import Any
 
 import torch
 
+from lightning_meta.bench.suite.baseline_spec import check_baselines
+from lightning_meta.bench.suite.baselines import BaselineRow, cell_episodes, row_label
 from lightning_meta.bench.suite.methods import (
     build_method,
     check_method,
@@ -28,7 +33,7 @@ from lightning_meta.data.episode import Episode
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.episodes import fixed_episodes
 from lightning_meta.evaluation.feature_cache import FeatureCache
-from lightning_meta.evaluation.scoring import score_module, summarise
+from lightning_meta.evaluation.scoring import EpisodeEvaluator, score_module, summarise
 from lightning_meta.evaluation.tables import Result, from_summary
 from lightning_meta.lightning import EpisodicModule
 
@@ -53,7 +58,10 @@ class Resolved:
             "methods": [
                 {
                     "name": m.name,
-                    "model": {"class_path": m.model.class_path, "init_args": self.models[m.name]},
+                    "model": None
+                    if m.model is None
+                    else {"class_path": m.model.class_path, "init_args": self.models[m.name]},
+                    "baseline": None if m.baseline is None else dataclasses.asdict(m.baseline),
                     "optimizer": None if m.optimizer is None else vars(m.optimizer),
                     "train_steps": m.train_steps,
                     "gradient_clip_val": m.gradient_clip_val,
@@ -77,13 +85,18 @@ def resolve(spec: SuiteSpec) -> Resolved:
     train: dict[str, ClassSpec] = {}
     skipped: dict[str, str] = {}
     models: dict[str, dict[str, Any]] = {}
+    check_baselines(spec.methods)  # again: a --methods selection may have dropped a source
     for i, m in enumerate(spec.methods):
         where = f"suite.methods[{i}]"
-        check_method(m, where)
-        cls = model_class(m.model, f"{where}.model")
-        models[m.name] = resolved_args(cls, m.model.init_args, f"{where}.model.init_args")
+        if m.model is not None:
+            check_method(m, where)
+            cls = model_class(m.model, f"{where}.model")
+            models[m.name] = resolved_args(cls, m.model.init_args, f"{where}.model.init_args")
         if m.requires is not None and not Path(m.requires).exists():
             skipped[m.name] = f"{m.requires} not found"
+        source = m.baseline.embeddings_of if m.baseline is not None else None
+        if source is not None and source in skipped:
+            skipped[m.name] = f"needs {source}, skipped"
         if m.train_steps > 0:
             data = m.train_data or spec.train
             dwhere = f"{where}.train_data" if m.train_data else "suite.train"
@@ -102,6 +115,7 @@ class SuiteRun:
     results: list[Result] = field(default_factory=list)
     per_episode: list[tuple[str, str, int, float, float]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # method name -> its row label
 
 
 class Clock:
@@ -166,6 +180,23 @@ def _train(module: EpisodicModule, m: MethodSpec, resolved: Resolved, device: to
         f"({dt / m.train_steps:.2f}s/step); {clock.status()}")  # fmt: skip
 
 
+def _prepare(m: MethodSpec, i: int, resolved: Resolved, device: torch.device,
+             kept: dict[str, EpisodicModule], clock: Clock, run: SuiteRun,
+             log: Callable[[str], None]) -> tuple[EpisodicModule | None, BaselineRow | None]:  # fmt: skip
+    """A row's module (built, seeded, meta-trained for its steps) or its baseline evaluators
+    (never meta-trained; logreg on ``embeddings_of`` reuses that method's trained module)."""
+    b, where = m.baseline, f"suite.methods[{i}]"
+    if b is not None and b.embeddings_of is not None:
+        return None, BaselineRow(b, device, kept[b.embeddings_of])
+    module = None
+    if m.model is not None:
+        module = build_method(m, resolved.spec.seed, where)
+        if m.train_steps > 0:
+            _train(module, m, resolved, device, clock, run, where, log)
+        module.to(device)
+    return (module, None) if b is None else (None, BaselineRow(b, device, module))
+
+
 def run_suite(
     resolved: Resolved, device: torch.device, log: Callable[[str], None] = print
 ) -> SuiteRun:
@@ -173,41 +204,53 @@ def run_suite(
     active = [m for m in spec.methods if m.name not in resolved.skipped]
     for name, why in resolved.skipped.items():
         log(f"[{name}] skipped: {why}")
-    n_cells = len(active) * len(resolved.targets)
-    steps = sum(m.train_steps for m in active)
-    log(f"plan: {len(active)} methods x {len(resolved.targets)} targets x {spec.episodes} episodes "
-        f"= {n_cells * spec.episodes} evaluated episodes; {steps} meta-training steps")  # fmt: skip
     episodes = build_episodes(resolved, log)
-    clock = Clock(n_cells * spec.episodes, steps)
+    cells = {(m.name, t): cell_episodes(m.baseline, eps) for m in active
+             for t, eps in episodes.items()}  # fmt: skip
+    n_cells = sum(1 for use in cells.values() if use)
+    n_eval = sum(len(use) for use in cells.values())
+    steps = sum(m.train_steps for m in active)
+    log(f"plan: {len(active)} methods x {len(resolved.targets)} targets, {spec.episodes} episodes "
+        f"each (baselines may score fewer): {n_eval} evaluated episodes; {steps} meta-training steps")  # fmt: skip
+    clock = Clock(n_eval, steps)
     cell = 0
     caches = {t: FeatureCache(eps) for t, eps in episodes.items()}  # equal bottoms share states
-    for i, m in enumerate(spec.methods):
-        if m.name in resolved.skipped:
-            continue
-        where = f"suite.methods[{i}]"
-        module = build_method(m, spec.seed, where)
-        if m.train_steps > 0:
-            _train(module, m, resolved, device, clock, run, where, log)
-        module.to(device)
+    last_use = {m.baseline.embeddings_of: j for j, m in enumerate(active)
+                if m.baseline is not None and m.baseline.embeddings_of is not None}  # fmt: skip
+    kept: dict[str, EpisodicModule] = {}  # trained modules a later logreg row embeds with
+    for j, m in enumerate(active):
+        module, row = _prepare(m, spec.methods.index(m), resolved, device, kept, clock, run, log)
+        if m.name in last_use and module is not None:
+            kept[m.name] = module
         for target, eps in episodes.items():
+            use = cells[m.name, target]
+            if not use:
+                log(f"[{m.name}] x {target}: not scored (VADER: 2-way sentiment targets only)")
+                continue
             cell += 1
+            label = run.labels[m.name] = row_label(m.name, len(use), len(eps))
+            evaluator: EpisodeEvaluator
+            if row is None:
+                assert module is not None
+                evaluator, features = module, caches[target]
+            else:
+                tokenizer = str(resolved.targets[target]["tokens"]["tokenizer"])
+                evaluator, features = row.evaluator(tokenizer), None
             pe = clock.per_episode()
-            est = f", estimate {pe * len(eps):.0f}s" if pe is not None else ""
-            log(f"[{cell}/{n_cells}] {m.name} x {target}: {len(eps)} episodes{est}")
+            est = f", estimate {pe * len(use):.0f}s" if pe is not None else ""
+            log(f"[{cell}/{n_cells}] {label} x {target}: {len(use)} episodes{est}")
             t0 = time.perf_counter()
-            scores = score_module(
-                module, eps, features=caches[target], progress=f"{m.name} x {target}"
-            )
+            scores = score_module(evaluator, use, features=features, progress=f"{label} x {target}")
             dt = time.perf_counter() - t0
-            clock.add_eval(dt, len(eps))
+            clock.add_eval(dt, len(use))
             run.timings[f"eval/{m.name}/{target}"] = dt
-            summary = summarise(scores)
-            r = from_summary(m.name, target, summary)
+            r = from_summary(label, target, summarise(scores))
             run.results.append(r)
-            run.per_episode += [(m.name, target, k, s.acc, s.f1) for k, s in enumerate(scores)]
-            log(
-                f"    acc {r.acc}  f1 {r.f1}  ({dt:.0f}s, {dt / len(eps):.2f}s/episode; {clock.status()})"
-            )
-        del module
+            run.per_episode += [(label, target, s.index, s.acc, s.f1) for s in scores]
+            log(f"    acc {r.acc}  f1 {r.f1}  ({dt:.0f}s, {dt / len(use):.2f}s/episode; "
+                f"{clock.status()})")  # fmt: skip
+        for source in [s for s, last in last_use.items() if last == j]:
+            kept.pop(source, None)
+        del module, row
     run.timings["total"] = time.perf_counter() - clock.start
     return run

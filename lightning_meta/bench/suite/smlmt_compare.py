@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from lightning_meta.bench.suite.paired import (
-    Scores,
     paired_differences,
     render_paired,
     write_episodes,
@@ -74,7 +73,7 @@ def compare_encoders(
     baseline = baseline or planned[0]
     if baseline not in planned:  # checked before any model is loaded
         raise ConfigError(f"--baseline: {baseline!r} is not a row; rows: {', '.join(planned)}")
-    scores: Scores = {}
+    scores: dict[str, dict[str, dict[str, list[float]]]] = {}
     summaries: dict[str, dict[str, dict[str, MeanCI]]] = {}
     counts: dict[str, int] = {}
     for target, data_args in chosen.items():

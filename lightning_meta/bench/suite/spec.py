@@ -4,7 +4,9 @@ A suite is a matrix ``methods x targets``. Every target's fixed test episodes ar
 every method is scored on that same list. A method is a lightning-meta module (``class_path`` +
 ``init_args``) that is meta-trained for ``train_steps`` meta-batches on the suite's ``train``
 data (or its own ``train_data``) before evaluation; ``train_steps: 0`` evaluates it as built
-(the fine-tuning and frozen nearest-centroid baselines).
+(the fine-tuning and frozen nearest-centroid baselines). A method with a ``baseline:`` block
+(logistic regression, SetFit, VADER: :mod:`~lightning_meta.bench.suite.baseline_spec`) is never
+meta-trained and is scored on the same episodes (or the first ``baseline.episodes`` of them).
 
 Loading checks every field and raises a one-line :class:`ConfigError` that names it, e.g.
 ``suite.methods[2].train_steps: must be >= 0 (got -1)``.
@@ -24,9 +26,18 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import yaml
 from jsonargparse import ArgumentParser
 
+from lightning_meta.bench.suite.baseline_spec import BaselineSpec, check_baselines, select_methods
 from lightning_meta.errors import ConfigError
 
-__all__ = ["ClassSpec", "MethodSpec", "QuickSpec", "SuiteSpec", "TargetSpec", "load_suite"]
+__all__ = [
+    "BaselineSpec",
+    "ClassSpec",
+    "MethodSpec",
+    "QuickSpec",
+    "SuiteSpec",
+    "TargetSpec",
+    "load_suite",
+]
 
 DEFAULT_TRAIN_DATA = "lightning_meta.data.EpisodicDataModule"
 
@@ -45,8 +56,8 @@ class MethodSpec:
 
     name: str
     """Row label in results.md/.csv (unique)."""
-    model: ClassSpec
-    """A ``lightning_meta.lightning`` module and its init args."""
+    model: ClassSpec | None = None
+    """A ``lightning_meta.lightning`` module and its init args (null only for a baseline)."""
     train_steps: int = 0
     """Meta-training steps (meta-batches) before evaluation; 0: evaluate as built."""
     train_data: ClassSpec | None = None
@@ -57,6 +68,8 @@ class MethodSpec:
     """Trainer gradient clipping (leave null for Reptile: it clips inside its own step)."""
     requires: str | None = None
     """A path that must exist (e.g. an exported encoder); the row is skipped when missing."""
+    baseline: BaselineSpec | None = None
+    """A baseline row (logreg, setfit, vader): no meta-training, its own per-episode learner."""
 
 
 @dataclass
@@ -96,9 +109,16 @@ class SuiteSpec:
     """Fixed test episodes per target (the same list for every method)."""
     seed: int = 0
     """Seeds every method's construction and meta-training, and the test episodes."""
-    baseline: str | None = None
-    """Method whose per-episode scores the paired-difference table subtracts (null: none)."""
+    baseline: str | list[str] | None = None
+    """Method(s) whose per-episode scores a paired-difference table subtracts, one table each
+    (null: none)."""
     quick: QuickSpec = field(default_factory=QuickSpec)
+
+    @property
+    def baselines(self) -> list[str]:
+        """``baseline`` as a list."""
+        return [] if self.baseline is None else [self.baseline] if isinstance(
+            self.baseline, str) else list(self.baseline)  # fmt: skip
 
 
 def _type_name(tp: Any) -> str:
@@ -189,15 +209,17 @@ def validate(spec: SuiteSpec) -> SuiteSpec:
     _unique([t.name for t in spec.targets], "suite.targets")
     if spec.episodes <= 0:
         raise ConfigError(f"suite.episodes: must be positive (got {spec.episodes})")
-    if spec.baseline is not None and spec.baseline not in [m.name for m in spec.methods]:
-        raise ConfigError(
-            f"suite.baseline: '{spec.baseline}' is not a method name; use one of "
-            f"{', '.join(m.name for m in spec.methods)} or null"
-        )
+    for j, name in enumerate(spec.baselines):
+        if name not in [m.name for m in spec.methods]:
+            at = "" if isinstance(spec.baseline, str) else f"[{j}]"
+            raise ConfigError(
+                f"suite.baseline{at}: '{name}' is not a method name; use one of "
+                f"{', '.join(m.name for m in spec.methods)} or null"
+            )
     for i, m in enumerate(spec.methods):
         if m.train_steps < 0:
             raise ConfigError(f"suite.methods[{i}].train_steps: must be >= 0 (got {m.train_steps})")
-        if not m.model.class_path.startswith("lightning_meta.lightning."):
+        if m.model is not None and not m.model.class_path.startswith("lightning_meta.lightning."):
             raise ConfigError(
                 f"suite.methods[{i}].model.class_path: '{m.model.class_path}' is not a "
                 "lightning_meta.lightning module (MAML, Reptile, ProtoNet, FineTune)"
@@ -206,6 +228,7 @@ def validate(spec: SuiteSpec) -> SuiteSpec:
             raise ConfigError(
                 f"suite.methods[{i}].optimizer.class_path: '{m.optimizer.class_path}' is not a torch.optim class"
             )
+    check_baselines(spec.methods)
     for i, t in enumerate(spec.targets):
         if "source" not in t.data:
             raise ConfigError(f"suite.targets[{i}].data.source: missing (required)")
@@ -226,7 +249,7 @@ def validate(spec: SuiteSpec) -> SuiteSpec:
 def apply_quick(spec: SuiteSpec) -> SuiteSpec:
     """The suite with the ``quick`` overrides applied (and ``quick`` emptied)."""
     q = spec.quick
-    methods = [m for m in spec.methods if q.methods is None or m.name in q.methods]
+    methods = list(spec.methods) if q.methods is None else select_methods(spec.methods, q.methods)
     if q.train_steps is not None:
         methods = [
             dataclasses.replace(m, train_steps=min(m.train_steps, q.train_steps)) for m in methods

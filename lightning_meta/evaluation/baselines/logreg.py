@@ -6,11 +6,21 @@ model (its embeddings, a fresh convex head per episode, no encoder step).
 
 scikit-learn's ``LogisticRegression`` minimises ``0.5 * ||w||^2 + C * sum_i log_loss_i`` (the
 intercept unpenalised with lbfgs); query logits are its log-probabilities, (N*Q, N).
+
+The encoder is frozen, so a row's embedding is the same in every episode that holds it:
+with ``memoize`` (default) each row's pooled embedding is kept, keyed by its real token ids
+and its padded length (attention reductions depend on the padded length), and only rows not
+seen before are encoded (:meth:`prepare` encodes every unique row of a list of episodes up
+front, ``block`` rows per call). An LR row then costs one encoder pass per unique text.
+The result equals the unmemoized path (each support/query batch encoded whole) up to float
+rounding, not bit for bit: CPU kernels do not give a row the same last bits in every batch
+it may sit in (the tiny test encoder differs by ~1e-8 between a batch of 6 rows and of 2).
+The test checks the features to 1e-6 and that every episode's scores are identical.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,10 +32,21 @@ from lightning_meta.algorithms.types import TaskOutput
 from lightning_meta.data.episode import Episode, TextBatch
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.baselines.text import CPU, output_from_logits
+from lightning_meta.evaluation.progress import Progress
 
 __all__ = ["LogisticRegressionHead"]
 
 Embedder = Callable[[TextBatch], Tensor]  # (B, T) rows -> (B, H) embeddings
+Key = tuple[int, tuple[int, ...]]  # (padded length T, real token ids) of one row
+
+
+def row_keys(batch: TextBatch) -> list[Key]:
+    """The memo key of each row of ``batch``."""
+    T = int(batch.input_ids.shape[1])
+    return [
+        (T, tuple(ids[mask.bool()].tolist()))
+        for ids, mask in zip(batch.input_ids, batch.attention_mask, strict=True)
+    ]
 
 
 class LogisticRegressionHead:
@@ -39,6 +60,8 @@ class LogisticRegressionHead:
         max_iter: int = 1000,
         normalize: bool = True,
         device: torch.device | None = None,
+        memoize: bool = True,
+        block: int = 64,
     ) -> None:
         """
         Args:
@@ -48,20 +71,32 @@ class LogisticRegressionHead:
             max_iter: its iteration cap.
             normalize: L2-normalise the embeddings first (as sentence-transformers does).
             device: where the embedder runs (episodes are moved there).
+            memoize: keep each row's embedding (key: real token ids, padded length) and
+                encode only rows not seen before (equal to rounding, see the module doc).
+            block: at most this many rows per encoder call (memoized path).
         """
         if not C > 0:
             raise ConfigError(f"C: must be > 0 (got {C}); e.g. 1.0")
+        if block < 1:
+            raise ConfigError(f"block: must be >= 1 (got {block}); e.g. 64")
         self.embedder, self.C, self.solver, self.max_iter = embedder, float(C), solver, max_iter
         self.normalize = normalize
         self._device = device or CPU
         self.last_coef: np.ndarray | None = None  # (N or 1, H) weights of the last episode
+        self.block = int(block)
+        self.memo: dict[Key, Tensor] | None = {} if memoize else None
+        self.encoded = 0  # rows that went through the embedder (memo misses)
 
     @classmethod
-    def from_encoder(cls, name_or_export: str, **kwargs: Any) -> LogisticRegressionHead:
-        """Over an encoder name ('minilm') or an exported directory (its recorded pooling)."""
+    def from_encoder(
+        cls, name_or_export: str, pooling: str | None = None, **kwargs: Any
+    ) -> LogisticRegressionHead:
+        """Over an encoder name ('minilm') or an exported directory (its recorded pooling,
+        unless ``pooling`` is given)."""
         from lightning_meta.evaluation.loading import load_module_from_export
 
-        module = load_module_from_export(name_or_export, "centroid")
+        overrides = None if pooling is None else {"pooling": pooling}
+        module = load_module_from_export(name_or_export, "centroid", overrides=overrides)
         module.eval()
         return cls(module.model.embed, **kwargs)
 
@@ -72,9 +107,67 @@ class LogisticRegressionHead:
     def eval(self) -> LogisticRegressionHead:
         return self
 
+    def _encode(self, ids: Tensor, mask: Tensor, bar: Progress | None = None) -> Tensor:
+        """(R, T) rows -> (R, H) embeddings, at most ``block`` rows per call."""
+        out = []
+        for start in range(0, len(ids), self.block):
+            stop = min(start + self.block, len(ids))
+            rows = TextBatch(ids[start:stop], mask[start:stop], torch.zeros(stop - start).long())
+            out.append(self.embedder(rows.to(self._device)))
+            if bar is not None:
+                bar.advance(stop - start)
+        self.encoded += len(ids)
+        return torch.cat(out)
+
+    def _fill(self, rows: dict[Key, tuple[Tensor, Tensor]], bar: Progress | None = None) -> None:
+        """Encode the memo misses ``rows`` (key -> (ids, mask) at the key's padded length)."""
+        assert self.memo is not None
+        by_length: dict[int, list[Key]] = {}
+        for key in rows:
+            by_length.setdefault(key[0], []).append(key)
+        for keys in by_length.values():
+            ids = torch.stack([rows[k][0] for k in keys])  # (R, T)
+            mask = torch.stack([rows[k][1] for k in keys])
+            self.memo.update(zip(keys, self._encode(ids, mask, bar), strict=True))
+
+    def _missing(self, batch: TextBatch) -> dict[Key, tuple[Tensor, Tensor]]:
+        assert self.memo is not None
+        return {
+            k: (ids, mask)
+            for k, ids, mask in zip(row_keys(batch), batch.input_ids, batch.attention_mask,
+                                    strict=True)
+            if k not in self.memo
+        }  # fmt: skip
+
+    def prepare(self, episodes: Sequence[Episode], progress: bool | str = False) -> None:
+        """Keep exactly the rows of ``episodes`` in the memo, encoding the new ones in full
+        blocks (the scores do not change; the encoder runs once per unique row).
+        ``progress``: a bar/lines named by the string (see ``evaluation.progress``)."""
+        if self.memo is None:
+            return
+        needed: dict[Key, tuple[Tensor, Tensor]] = {}
+        for ep in episodes:
+            for batch in (ep.support, ep.query):
+                for k, ids, mask in zip(row_keys(batch), batch.input_ids, batch.attention_mask,
+                                        strict=True):  # fmt: skip
+                    needed.setdefault(k, (ids, mask))
+        self.memo = {k: v for k, v in self.memo.items() if k in needed}
+        todo = {k: v for k, v in needed.items() if k not in self.memo}
+        name = f"{progress}: encoding" if isinstance(progress, str) else "encoding"
+        with torch.no_grad(), Progress(len(todo), name, "texts", enabled=bool(progress)) as bar:
+            self._fill(todo, bar)
+
+    def _embed(self, batch: TextBatch) -> Tensor:
+        """(B, H) embeddings of ``batch``: from the memo (misses encoded first)."""
+        if self.memo is None:  # the whole batch at once, as before memoization
+            self.encoded += len(batch)
+            return self.embedder(batch.to(self._device))
+        self._fill(self._missing(batch))
+        return torch.stack([self.memo[k] for k in row_keys(batch)])
+
     def _features(self, batch: TextBatch) -> np.ndarray:
         with torch.no_grad():
-            h = self.embedder(batch.to(self._device)).float()  # (B, H)
+            h = self._embed(batch).float()  # (B, H)
             if self.normalize:
                 h = F.normalize(h, dim=-1)
         return h.cpu().double().numpy()

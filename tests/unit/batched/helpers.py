@@ -3,10 +3,15 @@ with varied lengths (so packing, padding and the caches' text index are exercise
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 import torch
 from torch import Tensor
 
+import lightning_meta.algorithms.batched as batched
 from lightning_meta.data.episode import Episode, TextBatch
+from lightning_meta.models import EpisodicClassifier
 
 
 def text_pool(n: int = 20, seed: int = 0) -> list[Tensor]:
@@ -43,3 +48,16 @@ def pool_episodes(
             Episode(_batch(rows[:k], s_lab, length), _batch(rows[k:], q_lab, length), n_way, i)
         )
     return out
+
+
+def spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Record the group size of every call to ``batched.<name>``."""
+    sizes: list[int] = []
+    real = getattr(batched, name)
+
+    def wrapped(m: EpisodicClassifier, episodes: list[Episode], *a: Any, **k: Any) -> Any:
+        sizes.append(len(episodes))
+        return real(m, episodes, *a, **k)
+
+    monkeypatch.setattr(batched, name, wrapped)
+    return sizes

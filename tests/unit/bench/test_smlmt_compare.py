@@ -58,7 +58,11 @@ def test_compare_end_to_end_on_a_tiny_export(
     assert "| b + fine-tuning | +0.00 ± 0.00 | +0.00 ± 0.00 |" in md
     # the paired command re-derives the same table from episodes.csv
     assert (
-        read_episodes(out / "episodes.csv")["a + fine-tuning"]["tiny 3-way 2-shot"]["acc"]
+        list(
+            read_episodes(out / "episodes.csv")["a + fine-tuning"]["tiny 3-way 2-shot"][
+                "acc"
+            ].values()
+        )
         == (by_row["a + fine-tuning"])
     )
     assert paired_main([str(out / "episodes.csv")]) == 0

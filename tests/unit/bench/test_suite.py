@@ -35,7 +35,13 @@ def test_every_bench_config_loads_and_resolves(path: Path) -> None:
 def test_default_suite_matrix() -> None:
     spec = load_suite(BENCH / "default.yaml")
     names = [m.name for m in spec.methods]
-    assert len(names) == 7 and any("SMLMT" in n for n in names)
+    assert len(names) == 11 and any("SMLMT" in n for n in names)
+    assert [m.baseline.kind for m in spec.methods if m.baseline] == [
+        "logreg",
+        "logreg",
+        "setfit",
+        "vader",
+    ]
     assert [t.name for t in spec.targets] == [
         "WordNet 5-way 1-shot", "WordNet 5-way 5-shot", "fortunes 5-way 5-shot",
         "sentiment:movie 2-way 8-shot", "sentiment:movie 2-way 16-shot",

@@ -42,7 +42,8 @@ def accuracy_main(argv: list[str]) -> int:
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's); 1 is fastest on a shared machine")  # fmt: skip
     p.add_argument("--methods", type=str, nargs="+", default=None, metavar="NAME",
-                   help="run only these methods (by name); each row is independent of the others")  # fmt: skip
+                   help="run only these methods (by name), plus any method a chosen logistic-regression row "
+                        "embeds with; each row is independent of the others")  # fmt: skip
     p.add_argument(
         "--dry-run", action="store_true", help="validate, write config.yaml, run nothing"
     )

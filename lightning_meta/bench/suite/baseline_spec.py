@@ -17,16 +17,17 @@ the row's label then states the count, e.g. ``SetFit [10 episodes]``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lightning_meta.errors import ConfigError
 
 if TYPE_CHECKING:
     from lightning_meta.bench.suite.spec import MethodSpec
 
-__all__ = ["BASELINE_KINDS", "BaselineSpec", "check_baselines", "select_methods"]
+__all__ = ["BASELINE_KINDS", "BaselineSpec", "cap_episodes", "check_baselines", "select_methods"]
 
 BASELINE_KINDS = ("logreg", "setfit", "vader")
 _ONLY_FOR = {"C": "logreg", "embeddings_of": "logreg", "body": "setfit"}
@@ -56,6 +57,14 @@ class BaselineSpec:
     @property
     def body_name(self) -> str:
         return DEFAULT_BODY if self.body is None else self.body
+
+    def resolved(self) -> dict[str, Any]:
+        """The fields of its kind with the defaults filled in (for the resolved config.yaml)."""
+        own: dict[str, dict[str, Any]] = {
+            "logreg": {"C": self.c, "embeddings_of": self.embeddings_of},
+            "setfit": {"body": self.body_name},
+        }
+        return {"kind": self.kind, **own.get(self.kind, {}), "episodes": self.episodes}
 
 
 def _check_one(methods: Sequence[MethodSpec], i: int) -> None:
@@ -133,3 +142,14 @@ def select_methods(methods: Sequence[MethodSpec], names: Sequence[str]) -> list[
             keep.add(source)
             todo.append(source)
     return [m for m in methods if m.name in keep]
+
+
+def cap_episodes(methods: Sequence[MethodSpec], cap: int | None) -> list[MethodSpec]:
+    """``methods`` with every baseline's own ``episodes`` cap lowered to ``cap`` (None: as is)."""
+    out = []
+    for m in methods:
+        b = m.baseline
+        if cap is not None and b is not None and b.episodes is not None and b.episodes > cap:
+            m = dataclasses.replace(m, baseline=dataclasses.replace(b, episodes=cap))
+        out.append(m)
+    return out

@@ -44,7 +44,7 @@ def cell_episodes(baseline: BaselineSpec | None, episodes: list[Episode]) -> lis
 
 def row_label(name: str, scored: int, available: int) -> str:
     """The table label: the method name, with the episode count when it scored fewer."""
-    return name if scored == available else f"{name} [{scored} episodes]"
+    return name if scored == available else f"{name} [{scored} episode{'s' * (scored != 1)}]"
 
 
 class BaselineRow:

@@ -9,7 +9,6 @@ left (from the per-episode and per-training-step costs measured so far in this r
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,18 +49,22 @@ class Resolved:
     models: dict[str, dict[str, Any]]  # method name -> model init args with defaults
     skipped: dict[str, str] = field(default_factory=dict)  # method name -> why
 
+    def _model(self, m: MethodSpec) -> dict[str, Any] | None:
+        if m.model is None:
+            return None
+        return {"class_path": m.model.class_path, "init_args": self.models[m.name]}
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.spec.name,
             "seed": self.spec.seed,
             "episodes": self.spec.episodes,
+            "baseline": self.spec.baselines,
             "methods": [
                 {
                     "name": m.name,
-                    "model": None
-                    if m.model is None
-                    else {"class_path": m.model.class_path, "init_args": self.models[m.name]},
-                    "baseline": None if m.baseline is None else dataclasses.asdict(m.baseline),
+                    "model": self._model(m),
+                    "baseline": None if m.baseline is None else m.baseline.resolved(),
                     "optimizer": None if m.optimizer is None else vars(m.optimizer),
                     "train_steps": m.train_steps,
                     "gradient_clip_val": m.gradient_clip_val,

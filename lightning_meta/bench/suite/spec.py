@@ -26,7 +26,8 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import yaml
 from jsonargparse import ArgumentParser
 
-from lightning_meta.bench.suite.baseline_spec import BaselineSpec, check_baselines, select_methods
+from lightning_meta.bench.suite import baseline_spec as bs
+from lightning_meta.bench.suite.baseline_spec import BaselineSpec
 from lightning_meta.errors import ConfigError
 
 __all__ = [
@@ -94,6 +95,8 @@ class QuickSpec:
     """Meta-batch size of every training run."""
     methods: list[str] | None = None
     """Only these methods (by name)."""
+    capped_episodes: int | None = None
+    """Cap on ``baseline.episodes`` of every baseline row that has one (SetFit)."""
 
 
 @dataclass
@@ -110,15 +113,15 @@ class SuiteSpec:
     seed: int = 0
     """Seeds every method's construction and meta-training, and the test episodes."""
     baseline: str | list[str] | None = None
-    """Method(s) whose per-episode scores a paired-difference table subtracts, one table each
-    (null: none)."""
+    """Method(s) whose per-episode scores a paired-difference table each subtracts (or null)."""
     quick: QuickSpec = field(default_factory=QuickSpec)
 
     @property
     def baselines(self) -> list[str]:
         """``baseline`` as a list."""
-        return [] if self.baseline is None else [self.baseline] if isinstance(
-            self.baseline, str) else list(self.baseline)  # fmt: skip
+        if self.baseline is None:
+            return []
+        return [self.baseline] if isinstance(self.baseline, str) else list(self.baseline)
 
 
 def _type_name(tp: Any) -> str:
@@ -228,12 +231,12 @@ def validate(spec: SuiteSpec) -> SuiteSpec:
             raise ConfigError(
                 f"suite.methods[{i}].optimizer.class_path: '{m.optimizer.class_path}' is not a torch.optim class"
             )
-    check_baselines(spec.methods)
+    bs.check_baselines(spec.methods)
     for i, t in enumerate(spec.targets):
         if "source" not in t.data:
             raise ConfigError(f"suite.targets[{i}].data.source: missing (required)")
     q = spec.quick
-    for name in ("episodes", "train_steps", "meta_batch_size"):
+    for name in ("episodes", "train_steps", "meta_batch_size", "capped_episodes"):
         value = getattr(q, name)
         if value is not None and value <= 0:
             raise ConfigError(f"suite.quick.{name}: must be positive or null (got {value})")
@@ -249,7 +252,10 @@ def validate(spec: SuiteSpec) -> SuiteSpec:
 def apply_quick(spec: SuiteSpec) -> SuiteSpec:
     """The suite with the ``quick`` overrides applied (and ``quick`` emptied)."""
     q = spec.quick
-    methods = list(spec.methods) if q.methods is None else select_methods(spec.methods, q.methods)
+    methods = (
+        list(spec.methods) if q.methods is None else bs.select_methods(spec.methods, q.methods)
+    )
+    methods = bs.cap_episodes(methods, q.capped_episodes)
     if q.train_steps is not None:
         methods = [
             dataclasses.replace(m, train_steps=min(m.train_steps, q.train_steps)) for m in methods

@@ -127,6 +127,7 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
         ),
         ("targets", [], "suite.targets: needs at least one target"),
         ("baseline", "Nope", "suite.baseline: 'Nope' is not a method name"),
+        ("baseline", ["FineTune", "Nope"], "suite.baseline[1]: 'Nope' is not a method name"),
         ("quick.methods", ["Nope"], "suite.quick.methods[0]: unknown method 'Nope'"),
         ("quick.episodes", -2, "suite.quick.episodes: must be positive or null (got -2)"),
         (

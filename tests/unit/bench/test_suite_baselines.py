@@ -16,6 +16,7 @@ import yaml
 from lightning_meta.algorithms.types import TaskOutput
 from lightning_meta.bench.suite import runner
 from lightning_meta.bench.suite.accuracy import run_accuracy
+from lightning_meta.bench.suite.baselines import row_label
 from lightning_meta.bench.suite.demo import tiny_suite, write_demo_csv
 from lightning_meta.bench.suite.methods import build_method, meta_train
 from lightning_meta.bench.suite.paired import paired_differences, render_paired
@@ -127,7 +128,13 @@ def test_each_kind_is_built_from_yaml(tmp_path: Path) -> None:
     assert set(resolved.models) == {"ProtoNet", "FineTune", "frozen + LR"}  # built from a model
     assert set(resolved.train) == {"ProtoNet"}  # the only method that is meta-trained
     rows = {m["name"]: m for m in resolved.as_dict()["methods"]}
-    assert rows["SetFit"]["baseline"]["episodes"] == 2 and rows["SetFit"]["model"] is None
+    assert rows["SetFit"]["model"] is None
+    assert rows["SetFit"]["baseline"] == {"kind": "setfit", "body": "minilm", "episodes": 2}
+    assert rows["ProtoNet + LR"]["baseline"] == {
+        "kind": "logreg", "C": 1.0, "embeddings_of": "ProtoNet", "episodes": None,
+    }  # fmt: skip
+    assert rows["VADER"]["baseline"] == {"kind": "vader", "episodes": None}
+    assert resolved.as_dict()["baseline"] == ["FineTune", "SetFit"]
 
 
 def test_default_suite_has_every_baseline() -> None:
@@ -136,6 +143,8 @@ def test_default_suite_has_every_baseline() -> None:
     assert {"logreg", "setfit", "vader"} <= set(by)
     setfit = by["setfit"].baseline
     assert setfit is not None and setfit.episodes is not None and setfit.episodes <= 5
+    quick = {m.name: m.baseline for m in load_suite(BENCH / "default.yaml", quick=True).methods}
+    assert quick[by["setfit"].name].episodes == 1  # type: ignore[union-attr]
     on = [m.baseline.embeddings_of for m in spec.methods if m.baseline and m.baseline.embeddings_of]
     trained = {m.name: m.train_steps for m in spec.methods}
     assert on and all(trained[name] > 0 for name in on)
@@ -190,6 +199,23 @@ def test_a_chosen_lr_row_brings_its_meta_trained_method(tmp_path: Path) -> None:
     data["quick"] = {"methods": ["ProtoNet + LR", "VADER"]}
     spec = load_suite(write(tmp_path, data), quick=True)
     assert [m.name for m in spec.methods] == ["ProtoNet", "ProtoNet + LR", "VADER"]
+
+
+def test_quick_caps_the_capped_baselines_only(tmp_path: Path) -> None:
+    data = suite_data(tmp_path)
+    data["methods"][4]["baseline"]["episodes"] = 5
+    data["quick"] = {"capped_episodes": 1}
+    by = {m.name: m.baseline for m in load_suite(write(tmp_path, data), quick=True).methods}
+    assert by["SetFit"] is not None and by["SetFit"].episodes == 1
+    assert by["VADER"] is not None and by["VADER"].episodes is None  # uncapped stays uncapped
+    full = {m.name: m.baseline for m in load_suite(write(tmp_path, data)).methods}
+    assert full["SetFit"] is not None and full["SetFit"].episodes == 5
+
+
+def test_row_label_states_a_smaller_count() -> None:
+    assert row_label("SetFit", 10, 10) == "SetFit"
+    assert row_label("SetFit", 10, 40) == "SetFit [10 episodes]"
+    assert row_label("SetFit", 1, 40) == "SetFit [1 episode]"
 
 
 def test_paired_on_shared_episodes_by_hand() -> None:

@@ -41,11 +41,14 @@ def _quiet() -> Iterator[None]:
     from transformers.utils import logging as hf_logging
 
     bars = datasets.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
     datasets.disable_progress_bars()
     hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()  # the Trainer's own tqdm follows it (``disable_tqdm``)
     try:
         yield
     finally:
+        hf_logging.set_verbosity(verbosity)
         if bars[0]:
             datasets.enable_progress_bars()
         if bars[1]:

@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM ?= false
 export HF_HUB_DISABLE_TELEMETRY := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-slow bench lint format clean
+.PHONY: help install train train-wordnet test test-slow bench lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -35,9 +35,13 @@ apt-data:
 	  echo "not root: run 'sudo apt-get install -y $(APT_PACKAGES)' for the WordNet and fortunes corpora (continuing)"; \
 	fi
 
-train: install ## Meta-train MiniLM-L6 on WordNet (offline), select, export, print the results table
+train: install ## Meta-train MiniLM-L6 on a mixture of task families (offline), select, export, print the results table
+	$(VENV)/bin/lightning-meta fit --config configs/experiment/families.yaml
+	$(VENV)/bin/lightning-meta report --export runs/families/export --episodes 200 --setfit-episodes 0
+
+train-wordnet: install ## The earlier WordNet-only experiment, reported on 1,000 WordNet + 300 movie episodes
 	$(VENV)/bin/lightning-meta fit --config configs/experiment/default.yaml
-	$(VENV)/bin/lightning-meta report --export runs/default/export --episodes 300 --sentiment-episodes 100
+	$(VENV)/bin/lightning-meta report --export runs/default/export --episodes 1000 --sentiment-episodes 300
 
 test: install ## Run the test suite (fast tests; slow ones are behind `make test-slow`)
 	$(PY) -m pytest -q -x --durations=15

@@ -13,9 +13,10 @@ meta-trained embeddings + logistic regression, the pretrained init + the same fi
 frozen pretrained encoder + nearest centroid / + logistic regression, VADER (sentiment targets)
 and SetFit (the first --setfit-episodes episodes, stated in its label). A single-source export
 gets the three fine-tuning/centroid rows (`--rows basic`). Every row is scored on the identical
-fixed episodes; columns: accuracy and macro-F1 ± 95% CI per target and the paired accuracy
-difference of each meta-trained row to the target's best baseline; below the table the paired
-difference to every baseline. Writes results.md and results.csv.
+fixed episodes; columns per target: accuracy, macro-F1, macro-precision and macro-recall
+± 95% CI and the paired accuracy difference of each meta-trained row to the target's best
+baseline; below the table the paired difference to every baseline. Writes results.md and
+results.csv (its 11 columns, then best_baseline, delta_best, delta_best_ci, delta_n).
 """
 
 from __future__ import annotations
@@ -93,11 +94,12 @@ def main(argv: list[str]) -> int:
         data_args, a.episodes, a.sentiment_episodes, a.sentiment_shots,
         sentiment=not a.no_sentiment, names=names,
     )  # fmt: skip
-    rows = a.rows if a.rows != "auto" else ("all" if is_families(data_args) else "basic")
+    full = a.rows == "all" or (a.rows == "auto" and is_families(data_args))
+    rows: Literal["all", "basic"] = "all" if full else "basic"
     tokenizer = str(data_args.get("tokenizer") or "minilm")
     built = report_rows(export, meta, a.baseline, rows, a.setfit_episodes, a.only_meta, tokenizer)
     t = score_table(built, targets)
-    wide = render_wide(t.results, t.counts, paired=t.paired, keys=["acc", "f1"])
+    wide = render_wide(t.results, t.counts, paired=t.paired)
     notes = ["", "Paired accuracy differences (pp, mean ± 95% CI over the episodes both scored):"]
     notes += [f"- {n}" for n in t.notes]
     table = "\n".join([*meta.provenance(), "", wide, *(notes if t.notes else [])])

@@ -88,7 +88,7 @@ def paired_to_best(
 
 
 def _label(name: str, used: int, total: int) -> str:
-    return name if used == total else f"{name} [{used} episodes]"
+    return name if used == total else f"{name} [{used} episode{'s' if used > 1 else ''}]"
 
 
 def _score_target(

@@ -33,11 +33,9 @@ from lightning_meta.evaluation.paired_table import RowSpec, TargetSpec
 from lightning_meta.lightning.base import EpisodicModule
 
 __all__ = [
-    "RowSet", "build_rows", "build_targets", "family_targets", "is_families", "read_export",
+    "build_rows", "build_targets", "family_targets", "is_families", "read_export",
     "report_rows", "report_targets", "target_args",
 ]  # fmt: skip
-
-RowSet = Literal["auto", "all", "basic"]
 
 
 def read_export(export: Path) -> tuple[ExportMeta, dict[str, Any]]:

@@ -5,10 +5,14 @@ the encoder comparison (``bench compare``). ``results.csv`` columns: ``method, t
 acc_ci, f1, f1_ci, episodes, precision, precision_ci, recall, recall_ci`` (fractions, the CI is
 the 95% half-width ``1.96 * std / sqrt(n)``; macro-precision/recall empty for a row that has
 none). It holds no timings, so two runs with the same seed give byte-identical files.
-``report`` appends the paired comparison to the best baseline (:data:`PAIRED_COLUMNS`:
-``best_baseline, delta_best, delta_best_ci, delta_n``, empty for rows without one). Markdown: :func:`render_markdown` (one table per metric: accuracy, macro-F1 and, when every row
+``report`` appends the paired comparison to the best baseline (:data:`PAIRED_COLUMNS`):
+``best_baseline`` is 1 on the row of each target's best baseline, ``delta_best, delta_best_ci,
+delta_n`` the paired accuracy difference of a meta-trained row to that row (empty elsewhere;
+no row names in these cells, so a row's line names one method only).
+Markdown: :func:`render_markdown` (one table per metric: accuracy, macro-F1 and, when every row
 has them, macro-precision and macro-recall; percent, mean ± CI, best mean per column in bold)
-or :func:`render_wide` (one table, the metrics side by side per target).
+or :func:`render_wide` (one table, the metrics side by side per target, optionally the paired
+difference to the best baseline).
 """
 
 from __future__ import annotations
@@ -86,14 +90,21 @@ def write_csv(
     with Path(path).open("w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(COLUMNS + (PAIRED_COLUMNS if paired is not None else []))
+        best = _best(paired or {})
         for r in results:
             extra = [x for k in OPTIONAL for x in _cells(getattr(r, k))]
             if paired is not None:
                 d = paired.get((r.method, r.target))
-                extra += ["", "", "", ""] if d is None else [
-                    d.baseline, repr(d.diff.mean), repr(d.diff.ci), str(d.diff.n)]  # fmt: skip
+                flag = "1" if (r.method, r.target) in best else ""
+                extra += [flag, "", "", ""] if d is None else [
+                    flag, repr(d.diff.mean), repr(d.diff.ci), str(d.diff.n)]  # fmt: skip
             w.writerow([r.method, r.target, repr(r.acc.mean), repr(r.acc.ci), repr(r.f1.mean),
                         repr(r.f1.ci), r.acc.n, *extra])  # fmt: skip
+
+
+def _best(paired: dict[Cell, Paired]) -> set[Cell]:
+    """(method, target) of each target's best baseline."""
+    return {(d.baseline, t) for (_, t), d in paired.items()}
 
 
 def _cells(value: MeanCI | None) -> list[str]:
@@ -166,16 +177,15 @@ def render_wide(
     results: list[Result],
     counts: dict[str, int],
     paired: dict[Cell, Paired] | None = None,
-    keys: list[str] | None = None,
 ) -> str:
     """One table, one row per method: accuracy, macro-F1 and (when every row has them)
     macro-precision and macro-recall (%) side by side per target; ``counts``: the number of
-    fixed test episodes of each target (in column order). ``keys``: only these metrics.
+    fixed test episodes of each target (in column order).
     ``paired``: one more column per target, the paired accuracy difference (pp) of a row to
     the target's best baseline (that row reads ``best baseline``)."""
     methods, targets, cell = _ordered(results)
     targets = [t for t in counts if t in targets]
-    keys = [k for k in metrics_of(results) if keys is None or k in keys]
+    keys = metrics_of(results)
     delta = [] if paired is None else ["Δ acc vs best (pp)"]
     head = "| method | " + " | ".join(f"{t}: {c}" for t in targets
                                       for c in [SHORT[k] for k in keys] + delta) + " |"  # fmt: skip
@@ -188,7 +198,7 @@ def render_wide(
         head,
         "|---|" + "---|" * width,
     ]
-    best = {(d.baseline, t) for (_, t), d in (paired or {}).items()}
+    best = _best(paired or {})
     for m in methods:
         cells = []
         for t in targets:

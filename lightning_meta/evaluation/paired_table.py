@@ -78,12 +78,16 @@ def paired_to(scores: Mapping[str, list[EpisodeScore]], baseline: str) -> dict[s
 def paired_to_best(
     scores: Mapping[str, list[EpisodeScore]],
 ) -> tuple[str, dict[str, MeanCI]] | None:
-    """The best baseline of one target (highest mean accuracy) and each meta-trained row's
+    """The best baseline of one target (highest mean accuracy among the baseline rows scored
+    on the most episodes: a row capped to a few episodes, e.g. SetFit, is not the "best" on
+    a mean over n=1; its paired differences are still listed) and each meta-trained row's
     paired difference to it; None when no baseline was scored."""
     base = [n for n in scores if not n.startswith(META_PREFIX)]
     if not base:
         return None
-    best = max(base, key=lambda n: mean_ci([s.acc for s in scores[n]]).mean)
+    most = max(len(scores[n]) for n in base)
+    full = [n for n in base if len(scores[n]) == most]
+    best = max(full, key=lambda n: mean_ci([s.acc for s in scores[n]]).mean)
     return best, paired_to(scores, best)
 
 

@@ -37,7 +37,7 @@ apt-data:
 
 train: install ## Meta-train MiniLM-L6 on a mixture of task families (offline), select, export, print the results table
 	$(VENV)/bin/lightning-meta fit --config configs/experiment/families.yaml
-	$(VENV)/bin/lightning-meta report --export runs/families/export --episodes 200 --setfit-episodes 0
+	$(VENV)/bin/lightning-meta report --export runs/families/export --episodes 100 --setfit-episodes 0
 
 train-wordnet: install ## The earlier WordNet-only experiment, reported on 1,000 WordNet + 300 movie episodes
 	$(VENV)/bin/lightning-meta fit --config configs/experiment/default.yaml

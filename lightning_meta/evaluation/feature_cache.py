@@ -21,7 +21,7 @@ the padded length in their last bits); without, one entry per text (more sharing
 episodes pad to many lengths, differences at float rounding level).
 
 Storage: ``model`` keeps the encoder's own dtype (float32 for MiniLM: exact); ``bfloat16``
-halves the memory (its accuracy effect is measured in docs/benchmarks.md, section episodes).
+halves the memory (its accuracy effect: ``lightning-meta bench episodes --only storage``).
 Memory is bounded by ``max_bytes``: token states for at most that many bytes are alive at once
 (least recently used trunk first out), and when one trunk's states for all episodes do not fit,
 the episodes are processed in consecutive chunks that do (a chunk's states are rebuilt per row).

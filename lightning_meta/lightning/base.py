@@ -22,7 +22,7 @@ from lightning_meta.algorithms.batched import AdaptPlan, EvaluationPlan
 from lightning_meta.data.config import as_group, plain_hparams
 from lightning_meta.data.episode import Episode
 from lightning_meta.errors import ConfigError
-from lightning_meta.evaluation.metrics import MeanCI, episode_scores, mean_ci
+from lightning_meta.evaluation.metrics import MeanCI, episode_scores, mean_ci, per_source, source_id
 from lightning_meta.evaluation.scoring import score_module
 from lightning_meta.lightning.config import (
     EncoderConfig,
@@ -37,7 +37,7 @@ from lightning_meta.models import EpisodicClassifier, load_encoder, tiny_encoder
 log = logging.getLogger(__name__)
 TINY_BACKBONE = "tiny"
 TRAIN_STATS = ("loss", "query_loss_before", "query_loss_after", "support_loss", "acc")
-EVAL_COLUMNS = ("index", "acc", "f1", "query_loss_before", "query_loss_after")
+EVAL_COLUMNS = ("index", "acc", "f1", "query_loss_before", "query_loss_after", "source_id")
 
 
 def build_backbone(name: str, second_order: bool) -> nn.Module:
@@ -115,6 +115,7 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
         # per-episode rows of this rank, EVAL_COLUMNS; gathered over ranks at epoch end
         self._test_scores: list[tuple[float, ...]] = []
         self._val_scores: list[tuple[float, ...]] = []
+        self._source_names: dict[int, str] = {}  # source_id -> Episode.task_source
         self.test_results: dict[str, MeanCI] = {}
         self.val_results: dict[str, MeanCI] = {}
         self._train_stats: Tensor | None = None  # this rank's (n * TRAIN_STATS, n) of the step
@@ -235,7 +236,9 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
         rank, world = self.global_rank, max(self.trainer.world_size, 1)
         mine = [ep for ep in batch if ep.index % world == rank]
         scores = score_module(self, mine, progress=False)  # the cached, packed path when it applies
-        store.extend(s.row() for s in scores)  # EVAL_COLUMNS
+        ids = [source_id(ep.task_source) for ep in mine]
+        self._source_names.update(zip(ids, (ep.task_source for ep in mine), strict=True))
+        store.extend((*s.row(), i) for s, i in zip(scores, ids, strict=True))  # EVAL_COLUMNS
 
     def validation_step(self, batch: list[Episode], batch_idx: int) -> None:
         self._eval_step(batch, self._val_scores)
@@ -268,6 +271,9 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
             prog_bar = stage == "val" and key == "acc"
             self.log(f"{stage}/{key}", value.mean, prog_bar=prog_bar, sync_dist=sync)
             self.log(f"{stage}/{key}_ci", value.ci, sync_dist=sync)
+        by_source = per_source(rows[:, 1], rows[:, 5], self._source_names)
+        for name, value in by_source.items() if len(by_source) > 1 else ():
+            self.log(f"{stage}/acc/{name}", value.mean, sync_dist=sync)  # e.g. val/acc/wordnet
         for col in (3, 4):
             losses = rows[:, col]
             if bool(torch.isfinite(losses).any()):

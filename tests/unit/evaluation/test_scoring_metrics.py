@@ -44,3 +44,18 @@ def test_scores_and_summary_hold_hand_computed_precision_and_recall() -> None:
 def test_scores_without_precision_summarise_acc_and_f1_only() -> None:
     scores = [EpisodeScore(0, 0.5, 0.4, float("nan"), 0.0)]  # built by older callers
     assert list(summarise(scores)) == ["acc", "f1"]
+
+
+def test_per_source_groups_by_source_id() -> None:
+    from lightning_meta.evaluation.metrics import per_source, source_id
+
+    a, b = source_id("wordnet"), source_id("sentiment:nyt")
+    assert a == source_id("wordnet") and a != b and float(a) == a  # stable, exact in float64
+    acc = torch.tensor([1.0, 0.5, 0.0, 0.75], dtype=torch.float64)
+    ids = torch.tensor([a, b, a, 7], dtype=torch.float64)
+    res = per_source(acc, ids, {a: "wordnet", b: "sentiment:nyt"})
+    assert list(res) == ["sentiment:nyt", "source-7", "wordnet"]
+    assert (res["wordnet"].mean, res["wordnet"].n) == (0.5, 2)
+    # std of (1, 0) with ddof 1 is sqrt(0.5): CI = 1.96 * sqrt(0.5) / sqrt(2) = 0.98
+    assert res["wordnet"].ci == pytest.approx(0.98)
+    assert (res["sentiment:nyt"].mean, res["source-7"].mean) == (0.5, 0.75)

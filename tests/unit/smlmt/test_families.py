@@ -130,3 +130,34 @@ def test_maml_trains_on_mixed_shapes(labelled_csv: Path, corpus_file: Path, tmp_
     loss, outs = model.meta_loss(batch)
     assert [o.logits.shape[1] for o in outs] == [ep.n_way for ep in batch]
     assert float(loss) == pytest.approx(float(torch.stack([o.loss for o in outs]).mean()))
+
+
+def test_validation_logs_accuracy_per_family(
+    labelled_csv: Path, corpus_file: Path, tmp_path: Path
+) -> None:
+    """val/acc/<family>: each validation family's mean query accuracy, recomputed here from the
+    same episodes by argmax; val/acc stays the mean over all episodes."""
+    pl.seed_everything(0)
+    fams = families(labelled_csv, corpus_file)
+    dm = make(labelled_csv, corpus_file, tmp_path, validation=fams[:2],
+              stream=EpisodeStream(meta_batch_size=2, train_episodes=4, val_episodes=4,
+                                   test_episodes=2))  # fmt: skip
+    model = MAML(first_order=True, encoder=EncoderConfig(backbone="tiny"),
+                 inner=InnerLoopArgs(adapt="top1", steps=1))  # fmt: skip
+    t = pl.Trainer(
+        max_steps=2, num_sanity_val_steps=0, inference_mode=False, use_distributed_sampler=False,
+        logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, accelerator="cpu",
+    )  # fmt: skip
+    t.fit(model, datamodule=dm)
+    accs: dict[str, list[float]] = {"files": [], "pairs": []}
+    for i in range(4):  # validation cycles over the families: 0, 2 -> files; 1, 3 -> pairs
+        ep = dm.require_provider().episode("val", i)
+        out = model.evaluate_episode(ep)
+        hits = (out.logits.argmax(-1) == ep.query.labels).double()
+        accs[ep.task_source].append(float(hits.mean()))
+    assert [len(v) for v in accs.values()] == [2, 2]
+    for name, values in accs.items():
+        assert float(t.callback_metrics[f"val/acc/{name}"]) == pytest.approx(sum(values) / 2)
+    everything = accs["files"] + accs["pairs"]
+    assert float(t.callback_metrics["val/acc"]) == pytest.approx(sum(everything) / 4)

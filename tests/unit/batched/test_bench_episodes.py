@@ -31,6 +31,9 @@ def test_bench_episodes_lines(tiny_csv: Path) -> None:
     assert float(lines["eval_max_abs_logit_diff"]) < 1e-4
     assert float(lines["train_max_abs_loss_diff"]) < 1e-5
     assert "eval_note" not in lines  # every row took the cached path
+    old, new = float(lines["eval_old_gflop"]), float(lines["eval_new_gflop"].split()[0])
+    assert old > new > 0
+    assert float(lines["eval_flop_ratio"].split()[0]) == pytest.approx(old / new, rel=1e-3)
 
 
 def test_bench_episodes_storage_lines(tiny_csv: Path) -> None:

@@ -157,7 +157,7 @@ def episodes_main(argv: list[str]) -> int:
     p.add_argument("--storage", type=str, choices=["model", "bfloat16"], default="model")
     p.add_argument("--no-match-padding", action="store_true",
                    help="one cache entry per text (not per text and padded length)")  # fmt: skip
-    p.add_argument("--only", type=str, nargs="*", choices=["eval", "train", "storage"], default=["eval", "train"])  # fmt: skip
+    p.add_argument("--only", type=str, nargs="*", choices=["eval", "train", "storage", "flops"], default=["eval", "train"])  # fmt: skip
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")  # fmt: skip
     a = p.parse_args(argv)
     if a.episodes <= 0 or a.train_batches <= 0:

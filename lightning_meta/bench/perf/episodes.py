@@ -194,14 +194,29 @@ def eval_lines(cfg: EpisodesBenchConfig) -> Iterator[str]:
     yield f"eval_identical_episode_acc: {str(same).lower()}"
     flops = _flops(rows, episodes)
     if flops is not None:
-        yield f"eval_old_gflop: {flops.old / 1e9:.5g}"
-        yield (
-            f"eval_new_gflop: {flops.new / 1e9:.5g} (adaptation {flops.new_rows / 1e9:.5g} "
-            f"+ cache {flops.encode / 1e9:.5g})"
-        )
-        yield f"eval_flop_ratio: {flops.ratio:.2f} (the speedup at equal FLOP rates)"
+        yield from _flop_lines(flops)
         yield f"eval_old_gflop_per_s: {flops.old / old_clock.wall / 1e9:.1f}"
         yield f"eval_new_gflop_per_s: {flops.new / new_clock.wall / 1e9:.1f}"
+
+
+def _flop_lines(flops: EvalFlops) -> Iterator[str]:
+    yield f"eval_old_gflop: {flops.old / 1e9:.5g}"
+    yield (
+        f"eval_new_gflop: {flops.new / 1e9:.5g} (adaptation {flops.new_rows / 1e9:.5g} "
+        f"+ cache {flops.encode / 1e9:.5g})"
+    )
+    yield f"eval_flop_ratio: {flops.ratio:.2f} (the speedup at equal FLOP rates)"
+
+
+def flop_lines(cfg: EpisodesBenchConfig) -> Iterator[str]:
+    """The FLOP count of both evaluation paths only (no timing: seconds to run)."""
+    what, rows, data_args = build_report_rows(cfg)
+    yield f"model: {what}"
+    flops = _flops(rows, fixed_episodes(data_args, cfg.episodes))
+    if flops is None:
+        yield "eval_note: a row has no cached path; no FLOP count"
+        return
+    yield from _flop_lines(flops)
 
 
 def _flops(rows: dict[str, EpisodicModule], episodes: list[Episode]) -> EvalFlops | None:
@@ -303,7 +318,8 @@ def train_lines(cfg: EpisodesBenchConfig) -> Iterator[str]:
 def episodes_lines(
     cfg: EpisodesBenchConfig, only: tuple[str, ...] = ("eval", "train")
 ) -> Iterator[str]:
-    """Every measurement's ``name: value`` lines (``only``: eval, train and/or storage)."""
+    """Every measurement's ``name: value`` lines (``only``: eval, train, storage and/or flops;
+    eval prints the FLOP lines too)."""
     yield f"threads: {torch.get_num_threads()}"
     if cfg.episodes < 100:
         yield f"note: {cfg.episodes} episodes (the targets are stated for at least 100)"
@@ -313,3 +329,5 @@ def episodes_lines(
         yield from train_lines(cfg)
     if "storage" in only:
         yield from storage_lines(cfg)
+    if "flops" in only and "eval" not in only:
+        yield from flop_lines(cfg)

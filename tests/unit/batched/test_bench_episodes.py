@@ -55,3 +55,28 @@ def test_bench_episodes_storage_lines(tiny_csv: Path) -> None:
         if k.startswith("storage_bf16_identical"):
             same, n = map(int, v.split("/"))
             assert n == 4 and 0 <= same <= n
+
+
+def test_bench_episodes_flop_lines_count_the_report_rows(tiny_csv: Path) -> None:
+    """``--only flops``: 2 fine-tuning rows (top1: cut at the last layer, 5 steps), 1 centroid
+    row, 2 trunks (the fallback and the baseline rows: two separately built tiny models)."""
+    from lightning_meta.bench.perf.episode_flops import eval_flops
+    from lightning_meta.evaluation.episodes import fixed_episodes
+    from lightning_meta.models import tiny_encoder
+
+    data = {
+        "source": str(tiny_csv), "split_mode": "classes", "n_way": 3, "k_shot": 2,
+        "q_query": 2, "eval_q_query": 3, "meta_batch_size": 2, "max_length": 12,
+        "split_fractions": [0.34, 0.33, 0.33],
+    }  # fmt: skip
+    cfg = EpisodesBenchConfig(baseline="tiny", episodes=4, data=data)
+    lines = dict(line.split(": ", 1) for line in episodes_lines(cfg, ("flops",)))
+    conf = tiny_encoder().config
+    want = eval_flops(
+        fixed_episodes(data, 4), hidden=conf.hidden_size, intermediate=conf.intermediate_size,
+        layers=conf.num_hidden_layers, cut=conf.num_hidden_layers - 1, steps=5,
+        finetune_rows=2, centroid_rows=1, trunks=2,
+    )  # fmt: skip
+    assert float(lines["eval_old_gflop"]) == pytest.approx(want.old / 1e9, rel=1e-4)
+    assert float(lines["eval_new_gflop"].split()[0]) == pytest.approx(want.new / 1e9, rel=1e-4)
+    assert "eval_speedup" not in lines  # nothing timed

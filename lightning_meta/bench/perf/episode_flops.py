@@ -23,12 +23,16 @@ same arithmetic (identical logits), no implementation can go much beyond it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
+from lightning_meta.algorithms.batched import AdaptPlan
 from lightning_meta.data.episode import Episode
+from lightning_meta.evaluation.cached_scoring import cache_plan
+from lightning_meta.evaluation.feature_cache import trunk_fingerprints
 
-__all__ = ["EvalFlops", "eval_flops"]
+__all__ = ["EvalFlops", "eval_flops", "format_flops", "report_rows_flops"]
 
 
 @dataclass(frozen=True)
@@ -79,3 +83,33 @@ def eval_flops(
                 entries[key] = int(mask.sum())
     encode = float(trunks * layers * sum(entries.values()) * fwd)
     return EvalFlops(old=old, new_rows=new_rows, encode=encode)
+
+
+def report_rows_flops(rows: Mapping[str, Any], episodes: Sequence[Episode]) -> EvalFlops | None:
+    """Linear-layer FLOPs of both paths (None unless every row has a cached plan)."""
+    plans = [cache_plan(m) for m in rows.values()]
+    adapt = [p for p in plans if isinstance(p, AdaptPlan)]
+    if not adapt or any(p is None for p in plans):
+        return None
+    first = adapt[0]
+    encoder, cut = first.model.encoder, first.model.cache_start
+    if cut is None or any(p.model.cache_start != cut or p.steps != first.steps for p in adapt):
+        return None
+    conf: Any = encoder.config
+    fingerprints = [trunk_fingerprints(cast(Any, p).model.encoder)[cut] for p in plans[1:]]
+    return eval_flops(
+        episodes, hidden=int(conf.hidden_size), intermediate=int(conf.intermediate_size),
+        layers=int(conf.num_hidden_layers), cut=cut, steps=int(first.steps),
+        finetune_rows=len(adapt), centroid_rows=len(plans) - len(adapt),
+        trunks=1 + len(set(fingerprints)),
+    )  # fmt: skip
+
+
+def format_flops(flops: EvalFlops) -> Iterator[str]:
+    """The ``name: value`` lines of a count."""
+    yield f"eval_old_gflop: {flops.old / 1e9:.5g}"
+    yield (
+        f"eval_new_gflop: {flops.new / 1e9:.5g} (adaptation {flops.new_rows / 1e9:.5g} "
+        f"+ cache {flops.encode / 1e9:.5g})"
+    )
+    yield f"eval_flop_ratio: {flops.ratio:.2f} (the speedup at equal FLOP rates)"

@@ -18,9 +18,9 @@ the machine's load hits both. On a machine shared with other jobs use one thread
 command's default ``--threads 1``): two OpenMP threads on two busy cores mostly wait for each
 other.
 
-Printed (``name: value``): ``eval_speedup`` (old seconds / new seconds, wall clock),
-``eval_max_abs_logit_diff``, ``eval_identical_episode_acc``, ``train_tasks_per_s_speedup``,
-``train_max_abs_loss_diff``, with the times, CPU-time ratios and the model used as context.
+Printed (``name: value``): ``eval_speedup`` (old / new seconds, wall clock), the logit and
+accuracy checks, ``eval_flop_ratio`` (:mod:`.episode_flops`), ``train_tasks_per_s_speedup``,
+``train_max_abs_loss_diff``, with times, CPU-time ratios and the model used as context.
 """
 
 from __future__ import annotations
@@ -29,21 +29,21 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import torch
 import yaml
 from torch import Tensor
 
 from lightning_meta.algorithms import maml_task
-from lightning_meta.algorithms.batched import AdaptPlan, batchable, batched_maml_tasks
+from lightning_meta.algorithms.batched import batchable, batched_maml_tasks
 from lightning_meta.algorithms.types import TaskOutput
-from lightning_meta.bench.perf.episode_flops import EvalFlops, eval_flops
+from lightning_meta.bench.perf.episode_flops import format_flops, report_rows_flops
 from lightning_meta.data.episode import Episode
 from lightning_meta.errors import ConfigError
-from lightning_meta.evaluation.cached_scoring import cache_plan, cached_outputs
+from lightning_meta.evaluation.cached_scoring import cached_outputs
 from lightning_meta.evaluation.episodes import fixed_episodes
-from lightning_meta.evaluation.feature_cache import FeatureCache, Storage, trunk_fingerprints
+from lightning_meta.evaluation.feature_cache import FeatureCache, Storage
 from lightning_meta.evaluation.loading import build_evaluator, load_module_from_checkpoint
 from lightning_meta.evaluation.metrics import episode_scores, mean_ci
 from lightning_meta.lightning import MAML, EpisodicModule
@@ -192,51 +192,22 @@ def eval_lines(cfg: EpisodesBenchConfig) -> Iterator[str]:
     yield f"eval_max_abs_logit_diff: {diff:.3g}"
     yield f"eval_max_abs_logit: {max(float(o.logits.abs().max()) for n in names for o in old[n]):.3g}"
     yield f"eval_identical_episode_acc: {str(same).lower()}"
-    flops = _flops(rows, episodes)
+    flops = report_rows_flops(rows, episodes)
     if flops is not None:
-        yield from _flop_lines(flops)
+        yield from format_flops(flops)
         yield f"eval_old_gflop_per_s: {flops.old / old_clock.wall / 1e9:.1f}"
         yield f"eval_new_gflop_per_s: {flops.new / new_clock.wall / 1e9:.1f}"
-
-
-def _flop_lines(flops: EvalFlops) -> Iterator[str]:
-    yield f"eval_old_gflop: {flops.old / 1e9:.5g}"
-    yield (
-        f"eval_new_gflop: {flops.new / 1e9:.5g} (adaptation {flops.new_rows / 1e9:.5g} "
-        f"+ cache {flops.encode / 1e9:.5g})"
-    )
-    yield f"eval_flop_ratio: {flops.ratio:.2f} (the speedup at equal FLOP rates)"
 
 
 def flop_lines(cfg: EpisodesBenchConfig) -> Iterator[str]:
     """The FLOP count of both evaluation paths only (no timing: seconds to run)."""
     what, rows, data_args = build_report_rows(cfg)
     yield f"model: {what}"
-    flops = _flops(rows, fixed_episodes(data_args, cfg.episodes))
+    flops = report_rows_flops(rows, fixed_episodes(data_args, cfg.episodes))
     if flops is None:
         yield "eval_note: a row has no cached path; no FLOP count"
         return
-    yield from _flop_lines(flops)
-
-
-def _flops(rows: dict[str, EpisodicModule], episodes: list[Episode]) -> EvalFlops | None:
-    """Linear-layer FLOPs of both paths (None unless every row has a cached plan)."""
-    plans = [cache_plan(m) for m in rows.values()]
-    adapt = [p for p in plans if isinstance(p, AdaptPlan)]
-    if not adapt or any(p is None for p in plans):
-        return None
-    first = adapt[0]
-    encoder, cut = first.model.encoder, first.model.cache_start
-    if cut is None or any(p.model.cache_start != cut or p.steps != first.steps for p in adapt):
-        return None
-    conf: Any = encoder.config
-    fingerprints = [trunk_fingerprints(cast(Any, p).model.encoder)[cut] for p in plans[1:]]
-    return eval_flops(
-        episodes, hidden=int(conf.hidden_size), intermediate=int(conf.intermediate_size),
-        layers=int(conf.num_hidden_layers), cut=cut, steps=int(first.steps),
-        finetune_rows=len(adapt), centroid_rows=len(plans) - len(adapt),
-        trunks=1 + len(set(fingerprints)),
-    )  # fmt: skip
+    yield from format_flops(flops)
 
 
 def storage_lines(cfg: EpisodesBenchConfig) -> Iterator[str]:

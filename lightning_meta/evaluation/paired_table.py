@@ -110,10 +110,10 @@ def _score_target(
             continue
         label = _label(name, n, len(episodes))
         t0 = time.perf_counter()
-        prepare = getattr(row.evaluator, "prepare", None)  # e.g. LR: each unique text once
-        if callable(prepare):
-            prepare(episodes[:n], progress=f"[{target.name}] {label}")
         cache = features if n == len(episodes) else None
+        prepare = getattr(row.evaluator, "prepare", None)  # e.g. LR: each unique text once
+        if callable(prepare):  # (from the shared cache's embeddings where it can)
+            prepare(episodes[:n], progress=f"[{target.name}] {label}", cache=cache)
         scores[label] = score_module(
             row.evaluator, episodes[:n], features=cache, progress=f"[{target.name}] {label}"
         )

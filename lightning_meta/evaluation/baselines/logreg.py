@@ -16,6 +16,13 @@ The result equals the unmemoized path (each support/query batch encoded whole) u
 rounding, not bit for bit: CPU kernels do not give a row the same last bits in every batch
 it may sit in (the tiny test encoder differs by ~1e-8 between a batch of 6 rows and of 2).
 The test checks the features to 1e-6 and that every episode's scores are identical.
+
+Given the report's :class:`~lightning_meta.evaluation.feature_cache.FeatureCache` of the same
+episodes (``prepare(..., cache=)``), a head built by :meth:`from_encoder` takes the pooled
+embeddings from it (rows whose encoder holds the same numbers share them: the meta-trained
+fine-tuning row's, the frozen centroid's) instead of encoding again; the cache's embeddings are
+a packed pass over real tokens at each episode's padded length, equal to the padded pass up to
+float rounding (as above).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from lightning_meta.algorithms.types import TaskOutput
 from lightning_meta.data.episode import Episode, TextBatch
 from lightning_meta.errors import ConfigError
 from lightning_meta.evaluation.baselines.text import CPU, output_from_logits
+from lightning_meta.evaluation.feature_cache import FeatureCache
 from lightning_meta.evaluation.progress import Progress
 
 __all__ = ["LogisticRegressionHead"]
@@ -86,6 +94,8 @@ class LogisticRegressionHead:
         self.block = int(block)
         self.memo: dict[Key, Tensor] | None = {} if memoize else None
         self.encoded = 0  # rows that went through the embedder (memo misses)
+        self.cached = 0  # rows whose embedding came from a FeatureCache
+        self.classifier: Any = None  # the EpisodicClassifier of ``embedder`` (from_encoder)
 
     @classmethod
     def from_encoder(
@@ -98,7 +108,9 @@ class LogisticRegressionHead:
         overrides = None if pooling is None else {"pooling": pooling}
         module = load_module_from_export(name_or_export, "centroid", overrides=overrides)
         module.eval()
-        return cls(module.model.embed, **kwargs)
+        head = cls(module.model.embed, **kwargs)
+        head.classifier = module.model
+        return head
 
     @property
     def device(self) -> torch.device:
@@ -139,12 +151,20 @@ class LogisticRegressionHead:
             if k not in self.memo
         }  # fmt: skip
 
-    def prepare(self, episodes: Sequence[Episode], progress: bool | str = False) -> None:
+    def prepare(
+        self,
+        episodes: Sequence[Episode],
+        progress: bool | str = False,
+        cache: FeatureCache | None = None,
+    ) -> None:
         """Keep exactly the rows of ``episodes`` in the memo, encoding the new ones in full
-        blocks (the scores do not change; the encoder runs once per unique row).
+        blocks (the scores do not change; the encoder runs once per unique row), or reading
+        them from ``cache`` (a FeatureCache of ``episodes``) where it can serve this encoder.
         ``progress``: a bar/lines named by the string (see ``evaluation.progress``)."""
         if self.memo is None:
             return
+        if cache is not None:
+            self._from_cache(cache, episodes)
         needed: dict[Key, tuple[Tensor, Tensor]] = {}
         for ep in episodes:
             for batch in (ep.support, ep.query):
@@ -156,6 +176,33 @@ class LogisticRegressionHead:
         name = f"{progress}: encoding" if isinstance(progress, str) else "encoding"
         with torch.no_grad(), Progress(len(todo), name, "texts", enabled=bool(progress)) as bar:
             self._fill(todo, bar)
+
+    def _from_cache(self, cache: FeatureCache, episodes: Sequence[Episode]) -> None:
+        """Memo entries of every row of ``episodes`` from the cache's pooled embeddings (no-op
+        unless the cache holds exactly these episodes at their padded lengths and the encoder
+        is one the packed path reproduces)."""
+        from lightning_meta.models.packed import packable
+
+        model, memo = self.classifier, self.memo
+        if model is None or memo is None or not cache.match_padding:
+            return
+        encoder = model.encoder
+        same = len(cache.episodes) == len(episodes) and all(
+            a is b for a, b in zip(cache.episodes, episodes, strict=True)
+        )
+        if not same or not hasattr(encoder, "embeddings") or not packable(encoder, 0):
+            return
+        index = cache.index
+        texts = torch.arange(len(index))
+        with torch.no_grad():
+            pooled = cache.pooled(encoder, cache.keys(encoder), model.pooling, texts)  # (U, H)
+        for i, ep in enumerate(episodes):
+            for split in ("support", "query"):
+                entries = getattr(index, split)[i].tolist()
+                for key, u in zip(row_keys(getattr(ep, split)), entries, strict=True):
+                    if key not in memo:
+                        memo[key] = pooled[u].to(self._device)
+                        self.cached += 1
 
     def _embed(self, batch: TextBatch) -> Tensor:
         """(B, H) embeddings of ``batch``: from the memo (misses encoded first)."""

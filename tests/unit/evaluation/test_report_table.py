@@ -236,3 +236,28 @@ def test_memoized_logreg_equals_unmemoized(tiny_csv: Path) -> None:
     assert [x.query_loss_after for x in a] == pytest.approx([y.query_loss_after for y in b])
     prepared.prepare(episodes[:2])  # the memo keeps the rows of the episodes at hand only
     assert prepared.memo is not None and len(prepared.memo) < len(keys)
+
+
+def test_logreg_reads_the_shared_feature_cache(tiny_csv: Path) -> None:
+    """With the report's FeatureCache, an LR row takes its embeddings from it (no encoder
+    pass of its own): features equal the padded pass to float rounding, scores identical."""
+    from lightning_meta.evaluation.feature_cache import FeatureCache
+
+    args = {"source": str(tiny_csv), "n_way": 3, "k_shot": 2, "q_query": 3, "max_length": 16,
+            "tokenizer": "minilm", "split_mode": "classes", "split_fractions": [0.34, 0.33, 0.33]}  # fmt: skip
+    episodes = fixed_episodes(args, 12)
+    cached = LogisticRegressionHead.from_encoder("tiny")
+    plain = LogisticRegressionHead(cached.embedder, memoize=False)
+    cache = FeatureCache(episodes)
+    cached.prepare(episodes, cache=cache)
+    assert cached.encoded == 0 and cached.cached == len(cache.index)  # one entry per unique row
+    for ep in episodes:
+        for batch in (ep.support, ep.query):
+            assert abs(cached._features(batch) - plain._features(batch)).max() < 1e-6
+    assert cached.encoded == 0  # nothing encoded while reading the features either
+    a = score_module(cached, episodes, progress=False)
+    b = score_module(plain, episodes, progress=False)
+    assert [(x.acc, x.f1) for x in a] == [(y.acc, y.f1) for y in b]
+    other = LogisticRegressionHead.from_encoder("tiny")
+    other.prepare(episodes[:3], cache=cache)  # not the cache's episodes: encodes as before
+    assert other.cached == 0 and other.encoded > 0

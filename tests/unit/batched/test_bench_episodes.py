@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lightning_meta.bench.perf import episodes
 from lightning_meta.bench.perf.episodes import EpisodesBenchConfig, episodes_lines
+
+
+def tiny_data(csv: Path) -> dict[str, Any]:
+    """Episodes of the tiny CSV: 3-way 2-shot, the default meta-batch of 2."""
+    return {
+        "source": str(csv), "split_mode": "classes", "n_way": 3, "k_shot": 2,
+        "q_query": 2, "eval_q_query": 3, "meta_batch_size": 2, "max_length": 12,
+        "split_fractions": [0.34, 0.33, 0.33],
+    }  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -17,11 +27,7 @@ def _no_default_export(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_bench_episodes_lines(tiny_csv: Path) -> None:
-    data = {
-        "source": str(tiny_csv), "split_mode": "classes", "n_way": 3, "k_shot": 2,
-        "q_query": 2, "eval_q_query": 3, "meta_batch_size": 2, "max_length": 12,
-        "split_fractions": [0.34, 0.33, 0.33],
-    }  # fmt: skip
+    data = tiny_data(tiny_csv)
     cfg = EpisodesBenchConfig(baseline="tiny", episodes=4, train_batches=1, data=data)
     lines = dict(line.split(": ", 1) for line in episodes_lines(cfg))
     assert lines["model"].startswith("untrained FOMAML from tiny")
@@ -39,11 +45,7 @@ def test_bench_episodes_lines(tiny_csv: Path) -> None:
 def test_bench_episodes_storage_lines(tiny_csv: Path) -> None:
     """float32 vs bfloat16 cache storage: one line triple per cached row; bfloat16 rounds the
     states (relative error <= 2**-8), so logits differ but stay close on the tiny model."""
-    data = {
-        "source": str(tiny_csv), "split_mode": "classes", "n_way": 3, "k_shot": 2,
-        "q_query": 2, "eval_q_query": 3, "meta_batch_size": 2, "max_length": 12,
-        "split_fractions": [0.34, 0.33, 0.33],
-    }  # fmt: skip
+    data = tiny_data(tiny_csv)
     cfg = EpisodesBenchConfig(baseline="tiny", episodes=4, data=data)
     lines = dict(line.split(": ", 1) for line in episodes_lines(cfg, ("storage",)))
     assert lines["storage_episodes"] == "4"
@@ -64,11 +66,7 @@ def test_bench_episodes_flop_lines_count_the_report_rows(tiny_csv: Path) -> None
     from lightning_meta.evaluation.episodes import fixed_episodes
     from lightning_meta.models import tiny_encoder
 
-    data = {
-        "source": str(tiny_csv), "split_mode": "classes", "n_way": 3, "k_shot": 2,
-        "q_query": 2, "eval_q_query": 3, "meta_batch_size": 2, "max_length": 12,
-        "split_fractions": [0.34, 0.33, 0.33],
-    }  # fmt: skip
+    data = tiny_data(tiny_csv)
     cfg = EpisodesBenchConfig(baseline="tiny", episodes=4, data=data)
     lines = dict(line.split(": ", 1) for line in episodes_lines(cfg, ("flops",)))
     conf = tiny_encoder().config

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 import pytorch_lightning as pl
 import torch
@@ -236,8 +236,8 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
         rank, world = self.global_rank, max(self.trainer.world_size, 1)
         mine = [ep for ep in batch if ep.index % world == rank]
         scores = score_module(self, mine, progress=False)  # the cached, packed path when it applies
+        self._source_names.update({source_id(ep.task_source): ep.task_source for ep in batch})
         ids = [source_id(ep.task_source) for ep in mine]
-        self._source_names.update(zip(ids, (ep.task_source for ep in mine), strict=True))
         store.extend((*s.row(), i) for s, i in zip(scores, ids, strict=True))  # EVAL_COLUMNS
 
     def validation_step(self, batch: list[Episode], batch_idx: int) -> None:
@@ -272,7 +272,11 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
             self.log(f"{stage}/{key}", value.mean, prog_bar=prog_bar, sync_dist=sync)
             self.log(f"{stage}/{key}_ci", value.ci, sync_dist=sync)
         by_source = per_source(rows[:, 1], rows[:, 5], self._source_names)
-        for name, value in by_source.items() if len(by_source) > 1 else ():
+        # every rank must log the same names: only when each rank can name every source
+        named = torch.tensor(float(not any(k.startswith("source-") for k in by_source)))
+        if sync:
+            named = cast(Tensor, self.all_gather(named.to(self.device))).min()
+        for name, value in by_source.items() if len(by_source) > 1 and bool(named) else ():
             self.log(f"{stage}/acc/{name}", value.mean, sync_dist=sync)  # e.g. val/acc/wordnet
         for col in (3, 4):
             losses = rows[:, col]

@@ -96,6 +96,38 @@ def fit_and_test(
     }
 
 
+def family_data(csv: Path) -> Any:
+    """Two task families over the tiny CSV (3-way classes, 2-way examples), both validated:
+    validation episodes alternate between them, so on 2 ranks each rank scores one family."""
+    from lightning_meta.data.families import FamilyDataModule, TaskFamily
+
+    files: dict[str, Any] = dict(source="files", data_files=(str(csv),), k_shot=2, q_query=2,
+                                 split_fractions=(0.34, 0.33, 0.33))  # fmt: skip
+    fams = [
+        TaskFamily(**files, n_way=3),
+        TaskFamily(**{**files, "split_mode": "examples", "split_fractions": (0.5, 0.25, 0.25),
+                      "k_shot": 1}, name="pairs", n_way=2),
+    ]  # fmt: skip
+    return FamilyDataModule(
+        families=fams, validation=fams, tokens=Tokenization(max_length=16),
+        stream=EpisodeStream(meta_batch_size=4, train_episodes=8, val_episodes=6, test_episodes=2),
+    )  # fmt: skip
+
+
+def fit_families(csv: Path, devices: int, strategy: Any = "auto") -> dict[str, float]:
+    """Two FOMAML meta-steps on the two families; the logged validation accuracies."""
+    import pytorch_lightning as pl
+
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=devices, strategy=strategy, precision="64-true", max_steps=2,
+        max_epochs=1, num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, inference_mode=False,
+        use_distributed_sampler=False,
+    )  # fmt: skip
+    trainer.fit(build_module("fomaml"), family_data(csv))
+    return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/acc")}
+
+
 def check_collectives() -> dict[str, Any]:
     """Edge cases of all_reduce_gradients on the live process group (2 ranks)."""
     import torch.distributed as dist
@@ -132,6 +164,9 @@ def worker(out_dir: Path, csv: Path) -> None:
         result = fit_and_test(name, csv, devices=2, strategy=MetaDDPStrategy())
         if int(os.environ["RANK"]) == 0:
             torch.save(result, out_dir / f"{name}.pt")
+    families = fit_families(csv, devices=2, strategy=MetaDDPStrategy())
+    if dist.get_rank() == 0:
+        (out_dir / "families.json").write_text(json.dumps(families))
     collectives = check_collectives()
     if dist.get_rank() == 0:
         (out_dir / "collectives.json").write_text(json.dumps(collectives))
@@ -151,6 +186,7 @@ def ddp_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LIGHTNING_META_CACHE", str(cache))
         build_data(csv).prepare_data()  # tokenise once, so the ranks only read the cache
+        family_data(csv).prepare_data()
     env = {
         **os.environ,
         "LIGHTNING_META_CACHE": str(cache),
@@ -217,6 +253,18 @@ def test_rank_zero_tasks_alone_differ(ddp_results: tuple[Path, Path]) -> None:
     diff = max_abs_diff(ddp["params"], local["params"])
     print(f"maml: max |theta_2proc - theta_rank0_tasks_only| = {diff:.3g}")
     assert diff > 1e-4
+
+
+def test_per_family_validation_matches_one_process(ddp_results: tuple[Path, Path]) -> None:
+    """val/acc/<family> on 2 ranks, where rank 0 scores only one family's episodes and rank 1
+    only the other's, equals one process: every rank names every family before logging."""
+    root, csv = ddp_results
+    ddp = json.loads((root / "families.json").read_text())
+    torch.set_num_threads(1)
+    single = fit_families(csv, devices=1)
+    assert set(ddp) == set(single) == {"val/acc", "val/acc_ci", "val/acc/files", "val/acc/pairs"}
+    for key, value in single.items():
+        assert ddp[key] == pytest.approx(value, abs=1e-12), key
 
 
 def test_collective_edge_cases(ddp_results: tuple[Path, Path]) -> None:

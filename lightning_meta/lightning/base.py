@@ -273,7 +273,7 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
             self.log(f"{stage}/{key}_ci", value.ci, sync_dist=sync)
         by_source = per_source(rows[:, 1], rows[:, 5], self._source_names)
         # every rank must log the same names: only when each rank can name every source
-        named = torch.tensor(float(not any(k.startswith("source-") for k in by_source)))
+        named = torch.tensor(float(all(int(i) in self._source_names for i in rows[:, 5].tolist())))
         if sync:
             named = cast(Tensor, self.all_gather(named.to(self.device))).min()
         for name, value in by_source.items() if len(by_source) > 1 and bool(named) else ():

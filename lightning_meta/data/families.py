@@ -17,30 +17,32 @@ checked in ``__init__`` against ``targets``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 
 from lightning_meta.data.config import (
-    EpisodeShape,
     EpisodeStream,
     Tokenization,
     as_group,
-    grouped_errors,
     plain_hparams,
 )
 from lightning_meta.data.datamodule import EpisodicDataModule
 from lightning_meta.data.episode import Episode
-from lightning_meta.data.family_rules import (
-    DEFAULT_TARGETS,
-    HeldOutTarget,
-    check_family,
-    check_texts,
+from lightning_meta.data.family_config import (
+    BUILTIN_FAMILIES,
+    BUILTIN_VALIDATION,
+    TaskFamily,
 )
-from lightning_meta.data.heldout import STANDARD_SPLITS
+from lightning_meta.data.family_rules import DEFAULT_TARGETS, HeldOutTarget, check_family
+from lightning_meta.data.family_text import (
+    TEXT_SOURCES,
+    build_text_family,
+    check_validation_text,
+    checked_text_family,
+    prepare_text_family,
+)
 from lightning_meta.data.hybrid import HybridProvider, Mixing, mixing_probs
-from lightning_meta.data.smlmt import GROUPS, SMLMTText, build_smlmt, check_max_length, load_index
 from lightning_meta.data.stream import TaskDataModule, TaskProvider
 from lightning_meta.errors import ConfigError
 from lightning_meta.resolve import resolve_pretrained
@@ -48,74 +50,6 @@ from lightning_meta.resolve import resolve_pretrained
 __all__ = ["BUILTIN_FAMILIES", "BUILTIN_VALIDATION", "FamilyDataModule", "TaskFamily"]
 
 log = logging.getLogger(__name__)
-SMLMT = "smlmt"
-
-
-@dataclass(frozen=True)
-class TaskFamily:
-    """One task family: a labelled source (its split, its episode shape) or SMLMT."""
-
-    source: str = "wordnet"
-    """Labelled source (built-in, ``files`` with data_files, a path, a hub name) or ``smlmt``."""
-    name: str = ""
-    """Label in counts and logs (default: the source)."""
-    n_way: int = 5
-    """Classes per task of this family."""
-    k_shot: int = 5
-    """Support examples per class."""
-    q_query: int = 5
-    """Query examples per class."""
-    weight: float = 1.0
-    """Mixing weight under ``mixing: fixed``."""
-    split_mode: Literal["auto", "classes", "examples"] = "classes"
-    """Class-disjoint (``classes``) or example-disjoint (``examples``: a 2-way domain)."""
-    split_fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
-    """Train/val/test shares of the classes (or of each class's examples)."""
-    split_seed: int = 0
-    """Seed of the split."""
-    data_files: tuple[str, ...] = ()
-    """Local files when ``source: files``."""
-    text_column: str = "text"
-    """Column holding the text."""
-    label_column: str = "label"
-    """Column holding the label."""
-    smlmt: SMLMTText | None = None
-    """SMLMT texts and word filters (``source: smlmt``; null: WordNet + fortunes train text)."""
-
-    @property
-    def label(self) -> str:
-        return self.name or self.source
-
-    def shape(self) -> EpisodeShape:
-        return EpisodeShape(n_way=self.n_way, k_shot=self.k_shot, q_query=self.q_query)
-
-
-def _classes(source: str, q_query: int = 5) -> TaskFamily:
-    return TaskFamily(source, split_fractions=STANDARD_SPLITS[source].fractions, q_query=q_query)
-
-
-def _domain(source: str, weight: float = 1.0, k_shot: int = 8, q_query: int = 8) -> TaskFamily:
-    return TaskFamily(source, n_way=2, k_shot=k_shot, q_query=q_query, weight=weight,
-                      split_mode="examples")  # fmt: skip
-
-
-SMLMT_TEXT = SMLMTText(texts=("wordnet", "fortunes"), max_count=1000)
-BUILTIN_FAMILIES: tuple[TaskFamily, ...] = (
-    _classes("wordnet"),
-    _classes("fortunes"),
-    _domain("sentiment:amazon"),
-    _domain("sentiment:tweets"),
-    _domain("sentiment:nyt"),
-    TaskFamily(SMLMT, smlmt=SMLMT_TEXT),
-)
-"""WordNet train classes, fortunes train categories, three 2-way sentiment domains, SMLMT over
-the WordNet + fortunes train-class text. The movie domain is in none of them."""
-BUILTIN_VALIDATION: tuple[TaskFamily, ...] = (
-    _classes("wordnet", q_query=15),
-    _classes("fortunes", q_query=15),
-    _domain("sentiment:nyt", q_query=15),
-)
-"""WordNet validation classes, fortunes validation categories, the nyt domain's val split."""
 
 
 class FamilyProvider(HybridProvider):
@@ -184,16 +118,19 @@ class FamilyDataModule(TaskDataModule):
             raise ConfigError("families: empty; give at least one task family")
         if not self.validation:
             raise ConfigError("validation: empty; give at least one held-out validation family")
-        if any(v.source == SMLMT for v in self.validation):
+        if any(v.source in TEXT_SOURCES for v in self.validation):
             raise ConfigError(
                 "validation: smlmt is not a held-out target; validate on labelled data"
             )
+        check_validation_text(self.families, self.validation)
         if mixing == "fixed":
             mixing_probs([1.0] * len(self.families), mixing, [f.weight for f in self.families], 1.0)
         elif mixing == "temperature" and not temperature > 0:
             raise ConfigError(f"temperature: must be > 0 (got {temperature}); e.g. 2.0")
         self.mixing, self.size_by, self.temperature = mixing, size_by, temperature
-        self.modules = {f.label: self._module(f) for f in self.families if f.source != SMLMT}
+        self.modules = {
+            f.label: self._module(f) for f in self.families if f.source not in TEXT_SOURCES
+        }
         self.val_modules = {f.label: self._module(f) for f in self.validation}
         self.mixture: FamilyProvider | None = None
 
@@ -205,11 +142,8 @@ class FamilyDataModule(TaskDataModule):
             f = as_group(TaskFamily, f, f"{where}.{i}")
             at = f"{where}.{i}"
             f.shape().validate(f"{at}", evaluation=False)
-            if f.source == SMLMT:
-                text = as_group(SMLMTText, f.smlmt, f"{at}.smlmt", SMLMT_TEXT).normalised()
-                check_texts(f"{at}.smlmt", text.texts, self.targets)
-                check_max_length(self.max_length)
-                f = replace(f, smlmt=text)
+            if f.source in TEXT_SOURCES:
+                f = checked_text_family(at, f, self.targets, self.max_length)
             else:
                 check_family(
                     at, f.source, f.split_mode, f.split_fractions, f.split_seed, self.targets
@@ -227,18 +161,6 @@ class FamilyDataModule(TaskDataModule):
             stream=self.stream, tokens=self.tokens,
         )  # fmt: skip
 
-    def _smlmt(self, f: TaskFamily) -> tuple[TaskProvider, float]:
-        assert f.smlmt is not None
-        with grouped_errors("", GROUPS):
-            b = build_smlmt(
-                f.smlmt, n_way=f.n_way, k_shot=f.k_shot, q_query=f.q_query,
-                max_length=self.max_length, tokenizer=self.tokenizer, seed=self.seed,
-                cache_dir=self.cache_dir, splits=("train",),
-            )  # fmt: skip
-        train = b.words["train"]
-        size = len(train) if self.size_by == "classes" else int(b.index.counts[train].sum())
-        return b, float(size)
-
     @staticmethod
     def _labelled(dm: EpisodicDataModule, size_by: str) -> tuple[TaskProvider, float]:
         dm.setup("fit")
@@ -253,10 +175,9 @@ class FamilyDataModule(TaskDataModule):
         for dm in [*self.modules.values(), *self.val_modules.values()]:
             dm.prepare_data()
         for f in self.families:
-            if f.source == SMLMT and f.smlmt is not None:
-                with grouped_errors("", GROUPS):
-                    load_index(f.smlmt, max_length=self.max_length, tokenizer=self.tokenizer,
-                               cache_dir=self.cache_dir)  # fmt: skip
+            if f.source in TEXT_SOURCES:
+                prepare_text_family(f, max_length=self.max_length, tokenizer=self.tokenizer,
+                                    cache_dir=self.cache_dir)  # fmt: skip
 
     def setup(self, stage: str | None = None) -> None:
         if self.mixture is not None:
@@ -264,8 +185,11 @@ class FamilyDataModule(TaskDataModule):
         train: dict[str, TaskProvider] = {}
         sizes: list[float] = []
         for f in self.families:
-            if f.source == SMLMT:
-                provider, size = self._smlmt(f)
+            if f.source in TEXT_SOURCES:
+                provider, size = build_text_family(
+                    f, max_length=self.max_length, tokenizer=self.tokenizer, seed=self.seed,
+                    cache_dir=self.cache_dir, size_by=self.size_by,
+                )  # fmt: skip
             else:
                 provider, size = self._labelled(self.modules[f.label], self.size_by)
             train[f.label] = provider

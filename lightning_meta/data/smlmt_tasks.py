@@ -41,13 +41,19 @@ def split_words(
     index: SMLMTIndex, fractions: tuple[float, float, float], split_seed: int
 ) -> dict[str, np.ndarray]:
     """Word ids of each split: a seeded permutation of all indexed words cut by fractions."""
+    return split_ids(len(index.words), fractions, split_seed)
+
+
+def split_ids(
+    n: int, fractions: tuple[float, float, float], split_seed: int
+) -> dict[str, np.ndarray]:
+    """Positions ``0..n-1`` of each split: a seeded permutation cut by ``fractions``."""
     fr = tuple(float(f) for f in fractions)
     if len(fr) != 3 or min(fr) <= 0 or not math.isclose(sum(fr), 1.0, abs_tol=1e-6):
         raise ConfigError(
             f"split_fractions: need three positive train/val/test word fractions summing to 1 "
             f"(got {list(fractions)})"
         )
-    n = len(index.words)
     perm = np.random.default_rng([split_seed, _WORD_SPLIT_SALT]).permutation(n)
     cuts = np.round(np.cumsum(fr) * n).astype(int)
     parts = np.split(perm, cuts[:2])

@@ -48,7 +48,7 @@ def write_best_yaml(
 ) -> Path:
     """The experiment's full parsed config with the best values filled in (LightningCLI's own
     ``--print_config`` of the experiment plus the best overrides), for ``fit --config``."""
-    config = resolve([*base_argv, *overrides(best)])
+    config = resolve([*base_argv, *overrides(best, resolve(base_argv))])
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 

@@ -112,7 +112,7 @@ class FitObjective:
         trainer["callbacks"].append(pruning_callback(self.spec, number, self.metric))
         path = out / "trial.yaml"
         path.write_text(yaml.safe_dump({"trainer": trainer}, sort_keys=False))
-        return [*self.base_argv, "--config", str(path), *overrides(values)]
+        return [*self.base_argv, "--config", str(path), *overrides(values, self.config)]
 
     def __call__(self, trial: optuna.Trial) -> float:
         values = suggest(trial, self.params)

@@ -70,11 +70,11 @@ def check_space(
     defaults = check_against_config(params, config)
     for values in bound_vectors(params):
         try:
-            resolve([*base, *overrides(values)])
+            resolve([*base, *overrides(values, config)])
         except ConfigError:
             for path, value in values.items():
                 try:
-                    resolve([*base, *overrides({path: value})])
+                    resolve([*base, *overrides({path: value}, config)])
                 except ConfigError as err:
                     raise ConfigError(
                         f"space: {path}: {value!r} is rejected by the experiment config ({err})"

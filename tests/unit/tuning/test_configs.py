@@ -16,6 +16,7 @@ CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 SPACES = {  # space -> the experiment it searches
     "default.yaml": "experiment/default.yaml",
     "eval_only.yaml": "experiment/finetune_wordnet.yaml",
+    "families.yaml": "experiment/families.yaml",
 }
 
 

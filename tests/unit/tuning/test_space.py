@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import optuna
@@ -137,3 +138,39 @@ def test_suggest_stays_in_range_and_same_seed_gives_same_values() -> None:
     assert first == draws(3) and first != draws(4)
     for values in first:
         assert all(p.contains(values[p.path]) for p in space)
+
+
+def test_a_value_inside_a_list_of_groups_overrides_the_whole_list() -> None:
+    config = {"data": {"init_args": {"families": [
+        {"source": "wordnet", "weight": 0.3, "split_fractions": [0.5, 0.5]},
+        {"source": "sentiment:nyt", "weight": 0.15, "split_fractions": [0.6, 0.4]},
+    ]}}}  # fmt: skip
+    paths = set(leaf_paths(config))
+    assert "data.init_args.families.1.weight" in paths
+    assert "data.init_args.families.0.split_fractions" in paths  # a list of values stays one value
+    assert resolve_leaf(config, "data.init_args.families.1.weight", "k") == 0.15
+    msg = one_line_error(resolve_leaf, config, "data.init_args.families.2.weight", "space: k")
+    assert msg.startswith("space: k: not in the experiment config")
+    out = overrides(
+        {"data.init_args.families.1.weight": 0.5, "data.init_args.families.0.weight": 0.1,
+         "model.lr": 0.01}, config,
+    )  # fmt: skip
+    assert out[0] == "--model.lr=0.01"
+    assert out[1] == "--data.init_args.families=" + json.dumps([
+        {"source": "wordnet", "weight": 0.1, "split_fractions": [0.5, 0.5]},
+        {"source": "sentiment:nyt", "weight": 0.5, "split_fractions": [0.6, 0.4]},
+    ])  # fmt: skip
+    assert config["data"]["init_args"]["families"][1]["weight"] == 0.15  # unchanged
+
+
+def test_family_weights_reach_the_parsed_families_config() -> None:
+    """Through LightningCLI's own parser: the shipped mixture with two weights changed."""
+    from lightning_meta.cli.tune import resolve_config
+
+    base = ["--config", "configs/experiment/families.yaml"]
+    config = resolve_config(base)
+    values = {"data.init_args.families.0.weight": 0.5, "data.init_args.families.5.weight": 0.02}
+    parsed = resolve_config([*base, *overrides(values, config)])
+    got = [f["weight"] for f in parsed["data"]["init_args"]["families"]]
+    assert got == [0.5, 0.15, 0.15, 0.15, 0.15, 0.02]
+    assert parsed["data"]["init_args"]["families"][5]["smlmt"]["max_count"] == 1000

@@ -10,8 +10,6 @@ The suite, paired differences and the encoder comparison live in
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from jsonargparse import ArgumentParser
 
@@ -56,15 +54,13 @@ def accuracy_main(argv: list[str]) -> int:
 
 def paired_main(argv: list[str]) -> int:
     p = tool_parser("bench paired", _first_line(paired.__doc__), config=True)
-    p.add_argument("episodes_csv", type=str, help="episodes.csv of bench accuracy or bench compare")
+    p.add_argument("episodes_csv", type=str, nargs="+", metavar="[NAME=]EPISODES_CSV",
+                   help="episodes.csv of bench accuracy, bench compare or report; with NAME= "
+                        "(several runs on the same episodes) its methods become 'NAME: method'")  # fmt: skip
     p.add_argument("--baseline", type=str, default=None, help="method to subtract (default: the first)")  # fmt: skip
     p.add_argument("--metric", type=str, nargs="+", default=["acc", "f1"], choices=["acc", "f1"])
     a = p.parse_args(argv)
-    if not Path(a.episodes_csv).is_file():
-        raise ConfigError(f"episodes_csv: {a.episodes_csv} does not exist; give an episodes.csv")
-    scores = paired.read_episodes(a.episodes_csv)
-    if not scores:
-        raise ConfigError(f"episodes_csv: {a.episodes_csv} has no rows")
+    scores = paired.read_named_episodes(a.episodes_csv)
     baseline = a.baseline or next(iter(scores))
     targets = list(dict.fromkeys(t for per in scores.values() for t in per))
     diffs = paired.paired_differences(scores, baseline)

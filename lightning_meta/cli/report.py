@@ -15,8 +15,10 @@ and SetFit (the first --setfit-episodes episodes, stated in its label). A single
 gets the three fine-tuning/centroid rows (`--rows basic`). Every row is scored on the identical
 fixed episodes; columns per target: accuracy, macro-F1, macro-precision and macro-recall
 ± 95% CI and the paired accuracy difference of each meta-trained row to the target's best
-baseline; below the table the paired difference to every baseline. Writes results.md and
-results.csv (its 11 columns, then best_baseline, delta_best, delta_best_ci, delta_n).
+baseline; below the table the paired difference to every baseline. Writes results.md,
+results.csv (its 11 columns, then best_baseline, delta_best, delta_best_ci, delta_n) and
+episodes.csv (row, target, episode, acc, f1), so that two runs scored on the same episodes pair
+up: `lightning-meta bench paired A=run1/episodes.csv B=run2/episodes.csv`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Literal
 
 from jsonargparse import ArgumentParser
 
+from lightning_meta.bench.suite.paired import write_episodes
 from lightning_meta.callbacks.model_card import refresh_model_card
 from lightning_meta.cli.parser import tool_parser
 from lightning_meta.errors import ConfigError
@@ -108,6 +111,7 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.md").write_text(table + "\n")
     write_csv(out / "results.csv", t.results, paired=t.paired)
+    write_episodes(out / "episodes.csv", t.episodes)  # for paired comparisons across runs
     refresh_model_card(export, table)  # the export's README.md shows the table
-    print(f"\nwrote {out / 'results.md'} and {out / 'results.csv'}")
+    print(f"\nwrote {out / 'results.md'}, {out / 'results.csv'} and {out / 'episodes.csv'}")
     return 0

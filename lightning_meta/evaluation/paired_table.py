@@ -62,6 +62,8 @@ class Table:
     counts: dict[str, int] = field(default_factory=dict)  # target -> episodes
     paired: dict[Cell, Paired] = field(default_factory=dict)  # meta-trained rows vs best
     notes: list[str] = field(default_factory=list)  # paired differences to every baseline
+    episodes: list[tuple[str, str, int, float, float]] = field(default_factory=list)
+    """``(row, target, episode, acc, f1)`` of every scored episode (``episodes.csv``)."""
 
 
 def paired_to(scores: Mapping[str, list[EpisodeScore]], baseline: str) -> dict[str, MeanCI]:
@@ -135,6 +137,8 @@ def score_table(rows: Mapping[str, RowSpec], targets: list[TargetSpec]) -> Table
         episodes = fixed_episodes(target.args, target.episodes)
         table.counts[target.name] = len(episodes)
         per_target[target.name], scores = _score_target(target, episodes, rows)
+        table.episodes += [(name, target.name, e.index, e.acc, e.f1)
+                           for name, eps in scores.items() for e in eps]  # fmt: skip
         found = paired_to_best(scores)
         if found is None:
             continue

@@ -95,7 +95,7 @@ def test_help_shows_types(capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["evaluate", "--model", "tiny", "--episodes", "0"], "error: episodes: must be positive"),
         (["report", "--export", "/nonexistent"], "error: export: /nonexistent has no meta_learning.json"),
-        (["bench", "paired", "/nonexistent.csv"], "error: episodes_csv: /nonexistent.csv does not exist"),
+        (["bench", "paired", "/nonexistent.csv"], "error: episodes_csv.0: /nonexistent.csv does not exist"),
         (["bench", "nope"], "error: bench: expected one of data, speed, memory"),
     ],
 )  # fmt: skip

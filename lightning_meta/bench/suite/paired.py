@@ -68,6 +68,31 @@ def read_episodes(path: str | Path) -> dict[str, dict[str, dict[str, dict[int, f
         )
 
 
+def read_named_episodes(
+    items: Sequence[str],
+) -> dict[str, dict[str, dict[str, dict[int, float]]]]:
+    """Several ``[NAME=]episodes.csv`` -> one score table; a NAME prefixes its methods
+    (``NAME: method``), so runs scored on the same episodes pair up episode by episode."""
+    out: dict[str, dict[str, dict[str, dict[int, float]]]] = {}
+    for i, item in enumerate(items):
+        name, sep, path = item.partition("=")
+        if not sep:
+            name, path = "", item
+        if not Path(path).is_file():
+            raise ConfigError(f"episodes_csv.{i}: {path} does not exist; give an episodes.csv")
+        scores = read_episodes(path)
+        if not scores:
+            raise ConfigError(f"episodes_csv.{i}: {path} has no rows")
+        for method, per in scores.items():
+            label = f"{name}: {method}" if name else method
+            if label in out:
+                raise ConfigError(
+                    f"episodes_csv.{i}: method {label!r} is in two files; name them NAME=PATH"
+                )
+            out[label] = per
+    return out
+
+
 def by_episode(values: Mapping[int, float] | Sequence[float]) -> dict[int, float]:
     """Per-episode values keyed by episode index (a list: its positions)."""
     return dict(values) if isinstance(values, Mapping) else dict(enumerate(values))

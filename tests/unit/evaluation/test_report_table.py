@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import torch
 
+from lightning_meta.bench.suite.paired import paired_differences, read_named_episodes
 from lightning_meta.callbacks.export import export_module
 from lightning_meta.cli import main
 from lightning_meta.cli.report import main as report_main
@@ -198,6 +199,19 @@ def test_families_export_gets_the_family_targets_and_every_row(
     assert main(argv) == 0
     methods = {r.split(",")[0] for r in (only / "results.csv").read_text().splitlines()[1:]}
     assert methods == set(expected[:2])
+    # episodes.csv: every scored episode; two runs on the same episodes pair up by NAME=PATH
+    scores = read_named_episodes([f"full={out / 'episodes.csv'}", f"only={only / 'episodes.csv'}"])
+    t, meta = FAMILY_NAMES[2], expected[0]
+    accs = scores[f"full: {meta}"][t]["acc"]
+    assert sorted(accs) == [0, 1, 2]
+    assert sum(accs.values()) / 3 == pytest.approx(float(rows[meta, t][2]))
+    (best,) = [m for m in expected[2:] if rows[m, t][11] == "1"]
+    diffs = paired_differences(scores, f"full: {best}")
+    assert diffs[f"full: {meta}"][t]["acc"].mean == pytest.approx(float(rows[meta, t][12]))
+    same = paired_differences(scores, f"full: {meta}")[f"only: {meta}"][t]["acc"]
+    assert (same.mean, same.n) == (0.0, 3)  # the same model rescored: identical episodes
+    with pytest.raises(ConfigError, match=r"^episodes_csv\.1: method 'meta-trained"):
+        read_named_episodes([str(out / "episodes.csv"), str(only / "episodes.csv")])
 
 
 def test_bad_options_fail_before_scoring(tmp_path: Path) -> None:

@@ -172,5 +172,5 @@ def test_family_weights_reach_the_parsed_families_config() -> None:
     values = {"data.init_args.families.0.weight": 0.5, "data.init_args.families.5.weight": 0.02}
     parsed = resolve_config([*base, *overrides(values, config)])
     got = [f["weight"] for f in parsed["data"]["init_args"]["families"]]
-    assert got == [0.5, 0.15, 0.15, 0.15, 0.15, 0.02]
+    assert got == [0.5, 0.15, 0.15, 0.15, 0.15, 0.02, 0.15]
     assert parsed["data"]["init_args"]["families"][5]["smlmt"]["max_count"] == 1000

@@ -112,6 +112,7 @@ def main(argv: list[str]) -> int:
     (out / "results.md").write_text(table + "\n")
     write_csv(out / "results.csv", t.results, paired=t.paired)
     write_episodes(out / "episodes.csv", t.episodes)  # for paired comparisons across runs
-    refresh_model_card(export, table)  # the export's README.md shows the table
+    if not (a.only_meta or names):  # a partial report (ablation, one target) keeps the card
+        refresh_model_card(export, table)  # the export's README.md shows the table
     print(f"\nwrote {out / 'results.md'}, {out / 'results.csv'} and {out / 'episodes.csv'}")
     return 0

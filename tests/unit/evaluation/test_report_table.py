@@ -194,9 +194,12 @@ def test_families_export_gets_the_family_targets_and_every_row(
     notes = [line for line in table.splitlines() if line.startswith("- ")]
     assert len(notes) == 2 * (4 * 4 + 2)  # 2 meta rows x (4 baselines x 4 targets + VADER x 2)
     assert sum("(best baseline)" in n for n in notes) == 2 * 4
+    card = (export / "README.md").read_text()
+    assert "pretrained frozen + logistic regression" in card  # the full table, on the card
     only = tmp_path / "only"
     argv = [*argv[:-1], str(only), "--only-meta", "--targets", "sentiment:movie"]
     assert main(argv) == 0
+    assert (export / "README.md").read_text() == card  # a partial report keeps the card
     methods = {r.split(",")[0] for r in (only / "results.csv").read_text().splitlines()[1:]}
     assert methods == set(expected[:2])
     # episodes.csv: every scored episode; two runs on the same episodes pair up by NAME=PATH

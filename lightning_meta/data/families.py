@@ -1,7 +1,8 @@
 """Task families as first-class config: meta-train on a mixture of labelled sources and SMLMT.
 
 Each :class:`TaskFamily` is a labelled source with its own split and episode shape (``n_way``,
-``k_shot``, ``q_query``) or an SMLMT stream (``source: smlmt``). Train task ``index`` draws its
+``k_shot``, ``q_query``) or an SMLMT stream (``source: smlmt``, or ``smlmt-lexicon``:
+:mod:`~lightning_meta.data.smlmt_lexicon`). Train task ``index`` draws its
 family with the hybrid mixing rules (:func:`~lightning_meta.data.hybrid.mixing_probs`: ``fixed``
 by each family's ``weight``, ``proportional`` / ``temperature`` by size) from ``(seed, index)``
 and asks that family for its own task ``index``, so a meta-batch may hold 5-way WordNet next to

@@ -27,7 +27,8 @@ class TaskFamily:
     """One task family: a labelled source (its split, its episode shape) or SMLMT."""
 
     source: str = "wordnet"
-    """Labelled source (built-in, ``files`` with data_files, a path, a hub name) or ``smlmt``."""
+    """Labelled source (built-in, ``files`` with data_files, a path, a hub name), ``smlmt`` or
+    ``smlmt-lexicon``."""
     name: str = ""
     """Label in counts and logs (default: the source)."""
     n_way: int = 5

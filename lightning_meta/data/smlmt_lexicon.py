@@ -26,9 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from lightning_meta.data.episode import Episode, TextBatch
 from lightning_meta.data.smlmt import SMLMTText, load_index
 from lightning_meta.data.smlmt_index import SMLMTIndex, special_frame
 from lightning_meta.data.smlmt_tasks import SMLMTTaskBuilder, split_ids
@@ -136,18 +134,10 @@ class LexiconTaskBuilder(SMLMTTaskBuilder):
             f"sentence; add text or lower k_shot/q_query"
         )
 
-    def episode(self, split: str, index: int) -> Episode:
-        order, pairs = self.sample(split, index)
-        k = self.k_shot
-        rows = np.concatenate([pairs[:, :k].reshape(-1), pairs[:, k:].reshape(-1)])
-        ids, mask = self.pad(*self.masked_rows(rows))
-        ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
-        return Episode(
-            support=TextBatch(ids_t[: 2 * k], mask_t[: 2 * k], self._labels_s.clone()),
-            query=TextBatch(ids_t[2 * k :], mask_t[2 * k :], self._labels_q.clone()),
-            n_way=2, index=index, split=split, task_source=LEXICON_SMLMT,
-            class_names=[POLARITIES[p] for p in order.tolist()],
-        )  # fmt: skip
+    task_source = LEXICON_SMLMT
+
+    def class_names(self, drawn: np.ndarray) -> list[str]:
+        return [POLARITIES[p] for p in drawn.tolist()]
 
 
 def build_lexicon_smlmt(
@@ -157,8 +147,7 @@ def build_lexicon_smlmt(
     """Cached word index -> lexicon polarity pools -> word split per polarity -> builder."""
     tok, index = load_index(text, max_length=max_length, tokenizer=tokenizer, cache_dir=cache_dir)
     neg, pos = polarity_pools(index, load_lexicon(lexicon.lexicon), lexicon.min_valence)
-    pools: dict[str, tuple[np.ndarray, np.ndarray]] = {s: (np.zeros(0, int), np.zeros(0, int))
-                                                       for s in splits}  # fmt: skip
+    parts = []  # per polarity: its word ids in each split
     for pol, ids in enumerate((neg, pos)):
         if len(ids) < 3:
             raise ConfigError(
@@ -166,12 +155,12 @@ def build_lexicon_smlmt(
                 f"(need >= 3); add text, lower min_valence or relax the word filters"
             )
         by_split = split_ids(len(ids), text.split_fractions, text.split_seed)
-        for s in splits:
-            if len(by_split[s]) == 0:
-                raise ConfigError(f"smlmt-lexicon: no {POLARITIES[pol]}s in split '{s}'; add text")
-            p = list(pools[s])
-            p[pol] = ids[by_split[s]]
-            pools[s] = (p[0], p[1])
+        if empty := [s for s in splits if len(by_split[s]) == 0]:
+            raise ConfigError(
+                f"smlmt-lexicon: no {POLARITIES[pol]}s in split '{empty[0]}'; add text"
+            )
+        parts.append({s: ids[by_split[s]] for s in splits})
+    pools = {s: (parts[0][s], parts[1][s]) for s in splits}
     log.info("smlmt-lexicon: %d negative and %d positive words (|valence| >= %g)",
              len(neg), len(pos), lexicon.min_valence)  # fmt: skip
     return LexiconTaskBuilder(

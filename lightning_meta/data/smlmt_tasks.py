@@ -206,6 +206,12 @@ class SMLMTTaskBuilder:
         mask = (np.arange(ids.shape[1])[None, :] < full[:, None]).astype(np.int64)
         return ids, mask
 
+    task_source = TASK_SOURCE
+
+    def class_names(self, drawn: np.ndarray) -> list[str]:
+        """Names of an episode's classes from what :meth:`sample` drew (here: word ids)."""
+        return [self.index.words[w] for w in drawn.tolist()]
+
     def episode(self, split: str, index: int) -> Episode:
         wids, pairs = self.sample(split, index)
         k, n = self.k_shot, self.n_way
@@ -218,6 +224,6 @@ class SMLMTTaskBuilder:
             n_way=n,
             index=index,
             split=split,
-            task_source=TASK_SOURCE,
-            class_names=[self.index.words[w] for w in wids.tolist()],
+            task_source=self.task_source,
+            class_names=self.class_names(wids),
         )

@@ -8,7 +8,8 @@ with the export's ``max_length``, tokenizer and cache, episode seed 0. A single-
 the held-out classes of its training data (same class split) and ``sentiment:movie`` 2-way.
 
 Rows (the meta-trained ones start with ``meta-trained``): the meta-trained init + its own
-fine-tuning; the meta-trained embeddings + logistic regression; the pretrained init + the same
+fine-tuning; the meta-trained embeddings + logistic regression; with ``setfit_episodes``,
+SetFit's recipe started from the meta-trained encoder; the pretrained init + the same
 fine-tuning; the frozen pretrained encoder + nearest centroid; + logistic regression; VADER
 (sentiment targets only); SetFit (the first ``setfit_episodes`` episodes). The baseline rows
 take every evaluation setting from the export (``meta.adaptation()``), so "same fine-tuning"
@@ -32,7 +33,11 @@ from lightning_meta.evaluation.loading import load_module_from_export
 from lightning_meta.evaluation.paired_table import RowSpec, TargetSpec
 from lightning_meta.lightning.base import EpisodicModule
 
+META_SETFIT = "meta-trained body + SetFit (library defaults)"
+"""SetFit's recipe (same defaults as the SetFit row) started from the meta-trained encoder."""
+
 __all__ = [
+    "META_SETFIT",
     "build_rows", "build_targets", "family_targets", "is_families", "read_export",
     "report_rows", "report_targets", "target_args",
 ]  # fmt: skip
@@ -188,10 +193,25 @@ def report_rows(
         "meta-trained embeddings + logistic regression": RowSpec(
             LogisticRegressionHead.from_encoder(str(export))
         ),
-        **{name: RowSpec(modules[name]) for name in pretrained},
     }
+    if setfit_episodes > 0:  # SetFit as a test-time adaptation of the meta-trained encoder
+        out[META_SETFIT] = RowSpec(
+            SetFitBaseline(body=str(export), tokenizer=tokenizer, normalize=True),
+            max_episodes=setfit_episodes,
+        )
     if only_meta:
         return out
+    out.update({name: RowSpec(modules[name]) for name in pretrained})
+    out["pretrained frozen + logistic regression"] = RowSpec(
+        LogisticRegressionHead.from_encoder(baseline, pooling=pooling)
+    )
+    out["VADER (zero-shot lexicon)"] = RowSpec(VaderZeroShot(tokenizer), sentiment_only=True)
+    if setfit_episodes > 0:  # paired with the meta-trained SetFit row: what the init adds
+        body = "MiniLM" if baseline == "minilm" else baseline
+        out[f"SetFit ({body} body, library defaults)"] = RowSpec(
+            SetFitBaseline(body=baseline, tokenizer=tokenizer), max_episodes=setfit_episodes
+        )
+    return out
     out["pretrained frozen + logistic regression"] = RowSpec(
         LogisticRegressionHead.from_encoder(baseline, pooling=pooling)
     )
@@ -200,5 +220,11 @@ def report_rows(
         body = "MiniLM" if baseline == "minilm" else baseline
         out[f"SetFit ({body} body, library defaults)"] = RowSpec(
             SetFitBaseline(body=baseline, tokenizer=tokenizer), max_episodes=setfit_episodes
+        )
+        # the same SetFit recipe as a test-time adaptation of the meta-trained encoder: the pair
+        # with the row above isolates what the meta-trained init adds to SetFit
+        out[META_SETFIT] = RowSpec(
+            SetFitBaseline(body=str(export), tokenizer=tokenizer, normalize=True),
+            max_episodes=setfit_episodes,
         )
     return out

@@ -2,7 +2,9 @@
 pairs of support texts, then a logistic-regression head on its embeddings.
 
 Each episode starts from a fresh copy of the same body (``minilm``: the offline MiniLM-L6
-sentence-transformers directory every other row uses) and trains with the library's
+sentence-transformers directory every other row uses; or an export, for SetFit as a test-time
+adaptation of the meta-trained encoder, with ``normalize`` giving it the same unit-length
+embeddings as MiniLM's own stack) and trains with the library's
 documented defaults (setfit 1.x ``TrainingArguments``: ``batch_size=(16, 2)``,
 ``num_epochs=(1, 16)``, ``sampling_strategy="oversampling"``, ``num_iterations=None``,
 ``body_learning_rate=(2e-5, 1e-5)``, scikit-learn ``LogisticRegression`` head); only the
@@ -68,6 +70,7 @@ class SetFitBaseline:
         body_learning_rate: float = 2e-5,
         seed: int = 42,
         device: str | None = None,
+        normalize: bool = False,
     ) -> None:
         """
         Args:
@@ -79,12 +82,18 @@ class SetFitBaseline:
             body_learning_rate: body learning rate (setfit default 2e-5).
             seed: setfit's training seed.
             device: 'cpu', 'cuda', ... (default: setfit's choice).
+            normalize: end the body with a unit-length ``Normalize`` module if it has none
+                (an export's stack is Transformer + mean Pooling; MiniLM's adds Normalize).
         """
+        from sentence_transformers.models import Normalize
         from setfit import SetFitModel
 
         path = resolve_pretrained(body, field="body")
         logging.getLogger("setfit").setLevel(logging.WARNING)
         self.base: Any = SetFitModel.from_pretrained(path, device=device)
+        stack = self.base.model_body
+        if normalize and not any(isinstance(m, Normalize) for m in stack):
+            stack.append(Normalize())
         self.tokenizer = load_tokenizer(tokenizer)
         self.num_iterations, self.num_epochs, self.batch_size = (
             num_iterations,

@@ -113,3 +113,23 @@ def test_setfit_smoke_on_a_tiny_body(tmp_path: Path) -> None:
     out = SetFitBaseline(body=str(tmp_path), num_iterations=1, device="cpu").evaluate_episode(ep)
     assert out.logits.shape == (8, 2)
     assert torch.allclose(out.logits.exp().sum(-1), torch.ones(8), atol=1e-5)
+
+
+def test_setfit_normalize_gives_an_export_minilms_unit_length_stack(tmp_path: Path) -> None:
+    from sentence_transformers.models import Normalize
+
+    from lightning_meta.evaluation.baselines import SetFitBaseline
+    from lightning_meta.models import tiny_encoder
+
+    tiny_encoder(seed=0).save_pretrained(tmp_path)
+    load_tokenizer("minilm").save_pretrained(tmp_path)
+    plain = SetFitBaseline(body=str(tmp_path), device="cpu").base.model_body
+    unit = SetFitBaseline(body=str(tmp_path), device="cpu", normalize=True).base.model_body
+    assert not any(isinstance(m, Normalize) for m in plain)
+    assert isinstance(unit[-1], Normalize) and len(unit) == len(plain) + 1
+    texts = ["a good film", "an awful and rather long film"]
+    norms = torch.as_tensor(unit.encode(texts)).norm(dim=-1)
+    assert torch.allclose(norms, torch.ones(2), atol=1e-5)
+    assert not torch.allclose(torch.as_tensor(plain.encode(texts)).norm(dim=-1), norms)
+    minilm = SetFitBaseline(body="minilm", device="cpu", normalize=True).base.model_body
+    assert sum(isinstance(m, Normalize) for m in minilm) == 1  # has one already: not doubled

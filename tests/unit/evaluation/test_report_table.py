@@ -118,8 +118,11 @@ class FakeSetFit:
 
     calls = 0
 
-    def __init__(self, body: str, tokenizer: str) -> None:
+    bodies: list[tuple[str, bool]] = []
+
+    def __init__(self, body: str, tokenizer: str, normalize: bool = False) -> None:
         self.device = torch.device("cpu")
+        FakeSetFit.bodies.append((body, normalize))
 
     def eval(self) -> FakeSetFit:
         return self
@@ -150,7 +153,7 @@ def test_families_export_gets_the_family_targets_and_every_row(
 
     monkeypatch.setattr(paired_table, "fixed_episodes", tiny_episodes)
     monkeypatch.setattr(report, "SetFitBaseline", FakeSetFit)
-    FakeSetFit.calls = 0
+    FakeSetFit.calls, FakeSetFit.bodies = 0, []
     data = {"class_path": "lightning_meta.data.families.FamilyDataModule", "init_args": {
         "families": [{"source": "wordnet"}], "targets": None,
         "tokens": {"tokenizer": "minilm", "max_length": 16}}}  # fmt: skip
@@ -171,29 +174,33 @@ def test_families_export_gets_the_family_targets_and_every_row(
     assert list(dict.fromkeys(r[1] for r in lines[1:])) == FAMILY_NAMES
     expected = ["meta-trained init (fomaml) + fine-tuning",
                 "meta-trained embeddings + logistic regression",
+                "meta-trained body + SetFit (library defaults) [2 episodes]",
                 "pretrained init + same fine-tuning", "pretrained frozen + nearest centroid",
                 "pretrained frozen + logistic regression", "VADER (zero-shot lexicon)",
                 "SetFit (tiny body, library defaults) [2 episodes]"]  # fmt: skip
     assert list(dict.fromkeys(r[0] for r in lines[1:])) == expected
-    assert FakeSetFit.calls == 2 * 4 and rows[expected[-1], FAMILY_NAMES[0]][6] == "2"
-    assert (expected[5], FAMILY_NAMES[0]) not in rows  # VADER: sentiment targets only
-    assert rows[expected[5], FAMILY_NAMES[2]][6] == "3"
+    assert FakeSetFit.calls == 2 * 2 * 4 and rows[expected[-1], FAMILY_NAMES[0]][6] == "2"
+    assert rows[expected[2], FAMILY_NAMES[0]][6] == "2"  # the meta-trained SetFit row too
+    # SetFit from the export (normalised like MiniLM's stack) and from the baseline encoder
+    assert sorted(FakeSetFit.bodies) == sorted([(str(export), True), ("tiny", False)])
+    assert (expected[6], FAMILY_NAMES[0]) not in rows  # VADER: sentiment targets only
+    assert rows[expected[6], FAMILY_NAMES[2]][6] == "3"
     for t in FAMILY_NAMES:  # paired to the best baseline (highest mean acc) of each target
-        base = {m: float(r[2]) for (m, tt), r in rows.items() if tt == t and m in expected[2:]}
+        base = {m: float(r[2]) for (m, tt), r in rows.items() if tt == t and m in expected[3:]}
         (best,) = [m for m in base if rows[m, t][11] == "1"]  # flagged on its own row
         assert base[best] == max(base.values())
         n = 2 if best.startswith("SetFit") else 3
-        for m in expected[:2]:
+        for m in expected[:3]:
             r = rows[m, t]
-            assert r[11] == "" and r[14] == str(n)
-            if n == 3:  # on every episode: the difference of the means
+            assert r[11] == "" and r[14] == str(2 if "SetFit" in m else n)
+            if n == 3 and "SetFit" not in m:  # on every episode: the difference of the means
                 assert float(r[12]) == pytest.approx(float(r[2]) - base[best])
         assert all(rows[m, t][12:] == ["", "", ""] for m in base)
     table = (out / "results.md").read_text()
     assert table.startswith("Exported checkpoint:") and "Δ acc vs best (pp)" in table
     notes = [line for line in table.splitlines() if line.startswith("- ")]
-    assert len(notes) == 2 * (4 * 4 + 2)  # 2 meta rows x (4 baselines x 4 targets + VADER x 2)
-    assert sum("(best baseline)" in n for n in notes) == 2 * 4
+    assert len(notes) == 3 * (4 * 4 + 2)  # 3 meta rows x (4 baselines x 4 targets + VADER x 2)
+    assert sum("(best baseline)" in n for n in notes) == 3 * 4
     card = (export / "README.md").read_text()
     assert "pretrained frozen + logistic regression" in card  # the full table, on the card
     only = tmp_path / "only"
@@ -201,14 +208,14 @@ def test_families_export_gets_the_family_targets_and_every_row(
     assert main(argv) == 0
     assert (export / "README.md").read_text() == card  # a partial report keeps the card
     methods = {r.split(",")[0] for r in (only / "results.csv").read_text().splitlines()[1:]}
-    assert methods == set(expected[:2])
+    assert methods == set(expected[:3])  # --setfit-episodes 2: with the meta-trained SetFit
     # episodes.csv: every scored episode; two runs on the same episodes pair up by NAME=PATH
     scores = read_named_episodes([f"full={out / 'episodes.csv'}", f"only={only / 'episodes.csv'}"])
     t, meta = FAMILY_NAMES[2], expected[0]
     accs = scores[f"full: {meta}"][t]["acc"]
     assert sorted(accs) == [0, 1, 2]
     assert sum(accs.values()) / 3 == pytest.approx(float(rows[meta, t][2]))
-    (best,) = [m for m in expected[2:] if rows[m, t][11] == "1"]
+    (best,) = [m for m in expected[3:] if rows[m, t][11] == "1"]
     diffs = paired_differences(scores, f"full: {best}")
     assert diffs[f"full: {meta}"][t]["acc"].mean == pytest.approx(float(rows[meta, t][12]))
     same = paired_differences(scores, f"full: {meta}")[f"only: {meta}"][t]["acc"]

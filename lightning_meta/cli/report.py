@@ -11,7 +11,8 @@ export on the held-out classes of its training data and sentiment:movie 2-way. R
 families export; `--rows all` for any): the meta-trained init + its fine-tuning, the
 meta-trained embeddings + logistic regression, the pretrained init + the same fine-tuning, the
 frozen pretrained encoder + nearest centroid / + logistic regression, VADER (sentiment targets)
-and SetFit (the first --setfit-episodes episodes, stated in its label). A single-source export
+and SetFit (the first --setfit-episodes episodes, stated in its label), which also adds SetFit
+started from the meta-trained encoder (`meta-trained body + SetFit`). A single-source export
 gets the three fine-tuning/centroid rows (`--rows basic`). Every row is scored on the identical
 fixed episodes; columns per target: accuracy, macro-F1, macro-precision and macro-recall
 ± 95% CI and the paired accuracy difference of each meta-trained row to the target's best

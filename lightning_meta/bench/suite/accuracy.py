@@ -86,6 +86,9 @@ def baseline_note(m: MethodSpec) -> str:
         on = f"{b.embeddings_of}'s embeddings after its meta-training" if b.embeddings_of else \
             "the frozen embeddings of its model"  # fmt: skip
         return f"scikit-learn logistic regression (C={b.c:g}) per episode on {on}{cap}"
+    if b.kind == "setfit" and b.embeddings_of:
+        return (f"SetFit per episode from {b.embeddings_of}'s encoder after its meta-training, "
+                f"the library's defaults{cap}")  # fmt: skip
     if b.kind == "setfit":
         return f"SetFit per episode, body {b.body_name}, the library's defaults{cap}"
     return f"VADER zero-shot (no labels), 2-way sentiment targets only (else -){cap}"

@@ -7,7 +7,10 @@ Kinds (:data:`BASELINE_KINDS`):
   either of the method's own ``model`` (built as the suite builds every method, never trained:
   the frozen-encoder linear probe) or of an earlier method named by ``embeddings_of`` after the
   suite meta-trained it (a second test-time adaptation of that method);
-- ``setfit``: SetFit per episode with the library's defaults on the ``body`` encoder;
+- ``setfit``: SetFit per episode with the library's defaults on the ``body`` encoder, or,
+  with ``embeddings_of``, started from that earlier method's encoder after the suite
+  meta-trained it (SetFit as a test-time adaptation of the meta-trained model; the encoder is
+  saved as ``report`` exports it and gets MiniLM's unit-length ``Normalize``);
 - ``vader``: the VADER lexicon, zero-shot, on sentiment targets only (2-way
   negative/positive episodes); its cell on any other target is ``-``.
 
@@ -30,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["BASELINE_KINDS", "BaselineSpec", "cap_episodes", "check_baselines", "select_methods"]
 
 BASELINE_KINDS = ("logreg", "setfit", "vader")
-_ONLY_FOR = {"C": "logreg", "embeddings_of": "logreg", "body": "setfit"}
+_ONLY_FOR = {"C": ("logreg",), "embeddings_of": ("logreg", "setfit"), "body": ("setfit",)}
 DEFAULT_C = 1.0  # scikit-learn's LogisticRegression default
 DEFAULT_BODY = "minilm"
 
@@ -44,7 +47,8 @@ class BaselineSpec:
     C: float | None = None
     """logreg: inverse L2 strength of scikit-learn's LogisticRegression (> 0; null: 1.0)."""
     embeddings_of: str | None = None
-    """logreg: an earlier method whose embeddings (after its meta-training) the head uses."""
+    """logreg: an earlier method whose embeddings (after its meta-training) the head uses;
+    setfit: the earlier method whose meta-trained encoder SetFit starts from (not with body)."""
     body: str | None = None
     """setfit: sentence-transformers body, 'minilm' or a local directory (null: 'minilm')."""
     episodes: int | None = None
@@ -62,7 +66,10 @@ class BaselineSpec:
         """The fields of its kind with the defaults filled in (for the resolved config.yaml)."""
         own: dict[str, dict[str, Any]] = {
             "logreg": {"C": self.c, "embeddings_of": self.embeddings_of},
-            "setfit": {"body": self.body_name},
+            "setfit": {
+                "body": None if self.embeddings_of else self.body_name,
+                "embeddings_of": self.embeddings_of,
+            },  # fmt: skip
         }
         return {"kind": self.kind, **own.get(self.kind, {}), "episodes": self.episodes}
 
@@ -79,24 +86,32 @@ def _check_one(methods: Sequence[MethodSpec], i: int) -> None:
         raise ConfigError(
             f"{bw}.kind: unknown baseline kind '{b.kind}' (known: {', '.join(BASELINE_KINDS)})"
         )
-    for name, kind in _ONLY_FOR.items():
-        if getattr(b, name) is not None and b.kind != kind:
-            raise ConfigError(f"{bw}.{name}: only for kind {kind} (this baseline is {b.kind})")
+    for name, kinds in _ONLY_FOR.items():
+        if getattr(b, name) is not None and b.kind not in kinds:
+            raise ConfigError(
+                f"{bw}.{name}: only for kind {' or '.join(kinds)} (this baseline is {b.kind})"
+            )
+    if b.body is not None and b.embeddings_of is not None:
+        raise ConfigError(
+            f"{bw}.body: a setfit baseline on embeddings_of starts from that method's encoder; "
+            "remove body"
+        )
     if b.C is not None and not b.C > 0:
         raise ConfigError(f"{bw}.C: must be > 0 (got {b.C})")
     if b.episodes is not None and b.episodes <= 0:
         raise ConfigError(f"{bw}.episodes: must be positive or null (got {b.episodes})")
     if m.train_steps != 0:
-        hint = " (baseline.embeddings_of puts it on a meta-trained method)" * (b.kind == "logreg")
+        on = b.kind in _ONLY_FOR["embeddings_of"]
+        hint = " (baseline.embeddings_of puts it on a meta-trained method)" * on
         raise ConfigError(
             f"{where}.train_steps: a {b.kind} baseline is not meta-trained; set 0{hint}"
         )
     for name in ("train_data", "optimizer", "gradient_clip_val"):
         if getattr(m, name) is not None:
             raise ConfigError(f"{where}.{name}: a {b.kind} baseline is not meta-trained; remove it")
-    if b.kind != "logreg":
-        if m.model is not None:
-            raise ConfigError(f"{where}.model: a {b.kind} baseline has no model; remove it")
+    if b.kind != "logreg" and m.model is not None:
+        raise ConfigError(f"{where}.model: a {b.kind} baseline has no model; remove it")
+    if b.kind != "logreg" and b.embeddings_of is None:
         return
     if b.embeddings_of is None:
         if m.model is None:
@@ -107,7 +122,7 @@ def _check_one(methods: Sequence[MethodSpec], i: int) -> None:
         return
     if m.model is not None:
         raise ConfigError(
-            f"{where}.model: a logreg baseline on embeddings_of uses that method's encoder; "
+            f"{where}.model: a {b.kind} baseline on embeddings_of uses that method's encoder; "
             "remove model"
         )
     earlier = {e.name: e for e in methods[:i]}

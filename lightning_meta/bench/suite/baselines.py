@@ -8,6 +8,7 @@ texts with the same truncation.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,10 +59,11 @@ class BaselineRow:
             spec: the method's ``baseline`` block.
             device: where encoders run (SetFit: its device; VADER: CPU).
             module: logreg: the module whose ``model.embed`` gives the embeddings (the method's
-                own frozen ``model``, or the meta-trained ``embeddings_of`` method).
+                own frozen ``model``, or the meta-trained ``embeddings_of`` method); setfit on
+                ``embeddings_of``: the meta-trained module whose encoder SetFit starts from.
         """
-        if spec.kind == "logreg" and module is None:
-            raise ValueError("logreg: needs the module whose embeddings it uses")
+        if module is None and (spec.kind == "logreg" or spec.embeddings_of is not None):
+            raise ValueError(f"{spec.kind}: needs the module whose encoder it uses")
         self.spec, self.device, self.module = spec, device, module
         self._built: dict[str, Any] = {}
 
@@ -82,8 +84,20 @@ class BaselineRow:
             return baselines.LogisticRegressionHead(
                 self.module.model.embed, C=self.spec.c, device=self.device
             )
+        if self.spec.kind == "setfit" and self.module is not None:
+            return self._setfit_on_module(baselines.SetFitBaseline, tokenizer)
         if self.spec.kind == "setfit":
             return baselines.SetFitBaseline(
                 body=self.spec.body_name, tokenizer=tokenizer, device=self.device.type
             )
         return baselines.VaderZeroShot(tokenizer=tokenizer)
+
+    def _setfit_on_module(self, setfit: Any, tokenizer: str) -> Any:
+        """SetFit from the module's (meta-trained) encoder: written as ``report`` exports it
+        (Hugging Face weights, tokenizer, Transformer + pooling stack), loaded, then removed."""
+        from lightning_meta.callbacks.export import export_module
+
+        assert self.module is not None
+        with tempfile.TemporaryDirectory() as tmp:
+            export_module(self.module, tmp, tokenizer, {})
+            return setfit(body=tmp, tokenizer=tokenizer, device=self.device.type, normalize=True)

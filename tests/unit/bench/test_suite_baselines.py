@@ -54,7 +54,9 @@ def baseline_rows() -> list[dict[str, Any]]:
         {"name": "ProtoNet + LR", "baseline": {"kind": "logreg", "embeddings_of": "ProtoNet"}},
         {"name": "SetFit", "baseline": {"kind": "setfit", "episodes": 2}},
         {"name": "VADER", "baseline": {"kind": "vader"}},
-    ]
+        {"name": "ProtoNet + SetFit",
+         "baseline": {"kind": "setfit", "embeddings_of": "ProtoNet", "episodes": 2}},
+    ]  # fmt: skip
 
 
 def suite_data(tmp_path: Path) -> dict[str, Any]:
@@ -85,6 +87,12 @@ class FakeSetFit:
     def __init__(self, body: str = "minilm", tokenizer: str = "minilm", **kwargs: Any) -> None:
         self.body, self.tokenizer, self.kwargs = body, tokenizer, kwargs
         self.seen: list[int] = []
+        self.weights: dict[str, torch.Tensor] = {}  # a body directory's, read while it exists
+        if Path(body).is_dir():
+            from safetensors.torch import load_file
+
+            assert (Path(body) / "modules.json").exists()  # a sentence-transformers stack
+            self.weights = load_file(str(Path(body) / "model.safetensors"))
         FakeSetFit.made.append(self)
 
     @property
@@ -129,7 +137,12 @@ def test_each_kind_is_built_from_yaml(tmp_path: Path) -> None:
     assert set(resolved.train) == {"ProtoNet"}  # the only method that is meta-trained
     rows = {m["name"]: m for m in resolved.as_dict()["methods"]}
     assert rows["SetFit"]["model"] is None
-    assert rows["SetFit"]["baseline"] == {"kind": "setfit", "body": "minilm", "episodes": 2}
+    assert rows["SetFit"]["baseline"] == {
+        "kind": "setfit", "body": "minilm", "embeddings_of": None, "episodes": 2,
+    }  # fmt: skip
+    assert rows["ProtoNet + SetFit"]["baseline"] == {
+        "kind": "setfit", "body": None, "embeddings_of": "ProtoNet", "episodes": 2,
+    }  # fmt: skip
     assert rows["ProtoNet + LR"]["baseline"] == {
         "kind": "logreg", "C": 1.0, "embeddings_of": "ProtoNet", "episodes": None,
     }  # fmt: skip
@@ -181,6 +194,13 @@ def test_default_suite_has_every_baseline() -> None:
         (2, {"baseline": {"kind": "logreg", "C": "big"}},
          "suite.methods[2].baseline.C: expected"),
         (0, {"model": None}, "suite.methods[0].model: missing (required unless the method is a baseline)"),
+        (5, {"baseline": {"kind": "vader", "embeddings_of": "ProtoNet"}},
+         "suite.methods[5].baseline.embeddings_of: only for kind logreg or setfit (this baseline is vader)"),
+        (6, {"baseline": {"kind": "setfit", "embeddings_of": "ProtoNet", "body": "minilm"}},
+         "suite.methods[6].baseline.body: a setfit baseline on embeddings_of starts from that method's encoder"),
+        (6, {"baseline": {"kind": "setfit", "embeddings_of": "SetFit"}},
+         "suite.methods[6].baseline.embeddings_of: 'SetFit' is a baseline"),
+        (6, {"model": TINY_PROTONET}, "suite.methods[6].model: a setfit baseline has no model"),
     ],
 )  # fmt: skip
 def test_bad_baseline_fields_are_one_line_errors(
@@ -268,14 +288,18 @@ def test_baseline_rows_score_the_same_fixed_episodes(
         for name in full:
             assert list(rows[name, t]) == index[t], (name, t)
         assert list(rows["SetFit [2 episodes]", t]) == index[t][:2]
+        assert list(rows["ProtoNet + SetFit [2 episodes]", t]) == index[t][:2]
     assert list(rows["VADER", SENTIMENT]) == index[SENTIMENT]
     assert ("VADER", TOPICS) not in rows  # not a sentiment target
 
     # SetFit: built with the target's tokenizer, on the suite device, saw the capped episodes
-    assert [(f.body, f.tokenizer, f.kwargs) for f in FakeSetFit.made] == [
-        ("minilm", "minilm", {"device": "cpu"})
-    ]
-    assert FakeSetFit.made[0].seen == index[TOPICS][:2] + index[SENTIMENT][:2]
+    # ... and from ProtoNet's encoder after its meta-training (a directory, unit-length stack)
+    plain, on_protonet = FakeSetFit.made
+    assert (plain.body, plain.tokenizer, plain.kwargs) == ("minilm", "minilm", {"device": "cpu"})
+    assert on_protonet.kwargs == {"device": "cpu", "normalize": True}
+    assert not Path(on_protonet.body).exists()  # the temporary body directory is removed
+    for f in FakeSetFit.made:
+        assert f.seen == index[TOPICS][:2] + index[SENTIMENT][:2]
 
     # the LR rows and VADER give what their evaluators give on those same episodes
     spec = resolved.spec
@@ -296,6 +320,13 @@ def test_baseline_rows_score_the_same_fixed_episodes(
     assert same_weights(frozen_enc, frozen.model)
     assert same_weights(trained_enc, protonet.model)
     assert not same_weights(trained_enc, untrained.model)
+    trained_state = protonet.model.encoder.state_dict()
+    assert on_protonet.weights.keys() == trained_state.keys()
+    assert all(torch.equal(on_protonet.weights[k], v) for k, v in trained_state.items())
+    assert not all(  # not the untrained encoder's
+        torch.equal(on_protonet.weights[k], v)
+        for k, v in untrained.model.encoder.state_dict().items()
+    )
     for t, v in eps.items():
         on = score_module(SpyHead(protonet.model.embed), v, progress=False)
         assert [s.acc for s in on] == list(rows["ProtoNet + LR", t].values())
@@ -309,6 +340,7 @@ def test_baseline_rows_score_the_same_fixed_episodes(
     md = (out / "results.md").read_text()
     assert "| VADER | - |" in md  # its cell on the topic target
     assert "SetFit: SetFit per episode, body minilm, the library's defaults, on the first 2 " in md
+    assert "ProtoNet + SetFit: SetFit per episode from ProtoNet's encoder after its meta-tr" in md
     assert "Paired difference to `FineTune`" in md
     assert "Paired difference to `SetFit [2 episodes]`" in md
     line = next(x for x in md.split("Paired difference to `FineTune`")[1].splitlines()

@@ -11,6 +11,7 @@ from lightning_meta.cli.lightning import make_cli
 
 ROOT = Path(__file__).resolve().parents[2] / "configs"
 EXPERIMENTS = sorted((ROOT / "experiment").glob("*.yaml"))
+ABLATIONS = sorted((ROOT / "experiment" / "ablation").glob("*.yaml"))
 MODELS = sorted((ROOT / "model").glob("*.yaml"))
 DATA = sorted((ROOT / "data").glob("*.yaml"))
 TRAINERS = sorted((ROOT / "trainer").glob("*.yaml"))
@@ -48,6 +49,23 @@ def test_experiment_instantiates(
     if "shape" in cfg["data"]["init_args"]:  # task families: one shape per family instead
         assert cli.datamodule.n_way == cfg["data"]["init_args"]["shape"]["n_way"]
     assert not hasattr(cli.model, "n_way")  # the episode shape lives on the data side only
+
+
+@pytest.mark.parametrize("path", ABLATIONS, ids=lambda p: p.stem)
+def test_ablation_overlay_instantiates_on_families(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each arm of configs/experiment/ablation/ is a second --config over families.yaml."""
+    monkeypatch.chdir(tmp_path)
+    base = ROOT / "experiment" / "families.yaml"
+    cli = make_cli(["--config", str(base), "--config", str(path), *CPU, *TINY], run=False)
+    overlay = yaml.safe_load(path.read_text())
+    callbacks = (overlay.get("trainer") or {}).get("callbacks") or []
+    names = {type(c).__name__ for c in cli.trainer.callbacks}
+    assert {c["class_path"].rsplit(".", 1)[1] for c in callbacks} <= names
+    families = ((overlay.get("data") or {}).get("init_args") or {}).get("families")
+    if families is not None:  # the arm's own mixture replaces the full one
+        assert [f.source for f in cli.datamodule.families] == [f["source"] for f in families]
 
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)

@@ -212,19 +212,3 @@ def report_rows(
             SetFitBaseline(body=baseline, tokenizer=tokenizer), max_episodes=setfit_episodes
         )
     return out
-    out["pretrained frozen + logistic regression"] = RowSpec(
-        LogisticRegressionHead.from_encoder(baseline, pooling=pooling)
-    )
-    out["VADER (zero-shot lexicon)"] = RowSpec(VaderZeroShot(tokenizer), sentiment_only=True)
-    if setfit_episodes > 0:
-        body = "MiniLM" if baseline == "minilm" else baseline
-        out[f"SetFit ({body} body, library defaults)"] = RowSpec(
-            SetFitBaseline(body=baseline, tokenizer=tokenizer), max_episodes=setfit_episodes
-        )
-        # the same SetFit recipe as a test-time adaptation of the meta-trained encoder: the pair
-        # with the row above isolates what the meta-trained init adds to SetFit
-        out[META_SETFIT] = RowSpec(
-            SetFitBaseline(body=str(export), tokenizer=tokenizer, normalize=True),
-            max_episodes=setfit_episodes,
-        )
-    return out

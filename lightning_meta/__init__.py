@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["FewShotClassifier", "__version__"]
+__all__ = ["FewShotClassifier", "SetFitClassifier", "__version__"]
 
 if TYPE_CHECKING:
     from lightning_meta.evaluation.fewshot import FewShotClassifier
+    from lightning_meta.evaluation.setfit_classifier import SetFitClassifier
 
-_LAZY = {"FewShotClassifier": "lightning_meta.evaluation.fewshot"}
+_LAZY = {
+    "FewShotClassifier": "lightning_meta.evaluation.fewshot",
+    "SetFitClassifier": "lightning_meta.evaluation.setfit_classifier",
+}
 
 
 def __getattr__(name: str) -> Any:

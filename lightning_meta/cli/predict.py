@@ -5,10 +5,13 @@
     lightning-meta predict --model runs/default/checkpoints/last.ckpt --support train.jsonl \\
         --text-column sentence --label-column y --input big.parquet --out preds.jsonl
     lightning-meta predict --model my-classifier --input texts.csv --out preds.csv  # saved fit
+    lightning-meta predict --model runs/families/export --adaptation setfit \\
+        --support labelled.csv --input texts.csv --out preds.csv
 
 The model adapts on the labelled ``--support`` rows with its own meta-learned inner loop
-(``FewShotClassifier``), then labels every row of ``--input``, read and written in chunks (any
-size). ``--out`` gets the input rows unchanged plus ``prediction`` and one ``prob_<class>``
+(``FewShotClassifier``; or, with ``--adaptation setfit``, SetFit's contrastive fine-tuning from
+its weights: ``SetFitClassifier``, slower, better on long topical texts), then labels every row
+of ``--input``, read and written in chunks (any size). ``--out`` gets the input rows unchanged plus ``prediction`` and one ``prob_<class>``
 column per class. Formats by extension: support csv/tsv/json/jsonl/parquet, input
 csv/tsv/jsonl/parquet, output csv/tsv/jsonl. An existing ``--out`` is kept unless ``--force``.
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jsonargparse import ArgumentParser, Namespace
 
@@ -55,7 +58,45 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--inner-lr", type=float, default=None, help="override the model's inner lr")
     p.add_argument("--device", type=str, default=None, help="cpu, cuda, ... (default: cuda if available)")  # fmt: skip
     p.add_argument("--save", type=str, default=None, help="also save the adapted classifier here")
+    p.add_argument(
+        "--adaptation", type=Literal["finetune", "setfit"] | None, default=None,
+        help="finetune: the model's meta-learned inner loop (default); setfit: SetFit from its "
+        "weights (default for a saved SetFit classifier)",
+    )  # fmt: skip
     return p
+
+
+FINETUNE_ONLY = ("inner_steps", "inner_lr", "tokenizer")  # settings SetFit does not take
+
+
+def build_classifier(a: Namespace) -> Any:
+    """The classifier ``--adaptation`` names (checked before anything loads)."""
+    from lightning_meta.evaluation.setfit_classifier import SetFitClassifier, is_saved_setfit
+
+    saved = is_saved_setfit(a.model)
+    adaptation = a.adaptation or ("setfit" if saved else "finetune")
+    if adaptation == "finetune" and saved:
+        raise ConfigError(
+            f"adaptation: {a.model} is a saved SetFit classifier; drop --adaptation finetune "
+            f"(or give the export it came from)"
+        )
+    if adaptation == "setfit":
+        given = [k for k in FINETUNE_ONLY if getattr(a, k) is not None]
+        if given:
+            flag = given[0].replace("_", "-")
+            raise ConfigError(
+                f"{flag}: a fine-tuning setting; --adaptation setfit trains with SetFit's "
+                f"defaults and the body's own tokenizer, drop --{flag}"
+            )
+        return SetFitClassifier.from_pretrained(
+            a.model, device=a.device, batch_size=a.batch_size, max_length=a.max_length
+        )
+    from lightning_meta.evaluation.fewshot import FewShotClassifier
+
+    return FewShotClassifier.from_pretrained(
+        a.model, tokenizer=a.tokenizer, max_length=a.max_length, batch_size=a.batch_size,
+        device=a.device, progress=False, inner_steps=a.inner_steps, inner_lr=a.inner_lr,
+    )  # fmt: skip
 
 
 def _check_paths(a: Namespace) -> tuple[Path, Path]:
@@ -129,13 +170,9 @@ def _write(chunk: Any, handle: Any, suffix: str, first: bool) -> None:
 def main(argv: list[str]) -> int:
     a = build_parser().parse_args(argv)
     src, out = _check_paths(a)
-    from lightning_meta.evaluation.fewshot import FewShotClassifier
     from lightning_meta.evaluation.fewshot_batches import Progress
 
-    clf = FewShotClassifier.from_pretrained(
-        a.model, tokenizer=a.tokenizer, max_length=a.max_length, batch_size=a.batch_size,
-        device=a.device, progress=False, inner_steps=a.inner_steps, inner_lr=a.inner_lr,
-    )  # fmt: skip
+    clf = build_classifier(a)
     if a.support is not None:
         texts, labels = read_support(a.support, a.text_column, a.label_column)
         clf.fit(texts, labels)

@@ -161,3 +161,34 @@ def test_validation_logs_accuracy_per_family(
         assert float(t.callback_metrics[f"val/acc/{name}"]) == pytest.approx(sum(values) / 2)
     everything = accs["files"] + accs["pairs"]
     assert float(t.callback_metrics["val/acc"]) == pytest.approx(sum(everything) / 4)
+
+
+def test_fixed_episodes_of_a_families_config_are_its_validation_episodes(
+    labelled_csv: Path, corpus_file: Path, tmp_path: Path
+) -> None:
+    """`tune --eval-only`, `evaluate` and the suite build episodes with ``fixed_episodes``; a
+    task-family config (as LightningCLI parses it: plain dicts) must give the episodes `fit`
+    validates on, cycling over its validation families with their own shapes, not episodes of
+    a default single source."""
+    import dataclasses
+
+    from lightning_meta.evaluation.episodes import fixed_episodes
+
+    fams = families(labelled_csv, corpus_file)
+    dm = make(labelled_csv, corpus_file, tmp_path, validation=fams[:2])
+    dm.setup("fit")
+    args = {
+        "families": [dataclasses.asdict(f) for f in fams],
+        "validation": [dataclasses.asdict(f) for f in fams[:2]],
+        "stream": {"meta_batch_size": 4, "train_episodes": 8, "val_episodes": 3,
+                   "test_episodes": 3},
+        "tokens": {"cache_dir": str(tmp_path)},
+    }  # fmt: skip
+    for split in ("val", "test"):
+        got = fixed_episodes(args, 5, split=split)  # more than the config's 3: n wins
+        assert [e.task_source for e in got] == ["files", "pairs", "files", "pairs", "files"]
+        assert [(e.n_way, len(e.support)) for e in got[:2]] == [(3, 6), (2, 2)]
+        own = [dm.require_provider().episode(split, i) for i in range(5)]
+        for a, b in zip(got, own, strict=True):
+            assert torch.equal(a.support.input_ids, b.support.input_ids)
+            assert torch.equal(a.query.labels, b.query.labels)

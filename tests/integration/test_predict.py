@@ -125,3 +125,64 @@ def test_lightning_predict_subcommand_is_gone() -> None:
     from lightning_meta.cli.lightning import MetaCLI
 
     assert set(MetaCLI.subcommands()) == {"fit", "validate", "test"}
+
+
+def _tiny_body(tmp_path: Path) -> Path:
+    from lightning_meta.evaluation.baselines.text import load_tokenizer
+    from lightning_meta.models import tiny_encoder
+
+    body = tmp_path / "body"
+    tiny_encoder(seed=0).save_pretrained(body)
+    load_tokenizer("minilm").save_pretrained(body)
+    return body
+
+
+def test_setfit_adaptation_matches_python_and_reloads(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """--adaptation setfit: the numbers of SetFitClassifier fitted on the same rows; a saved
+    SetFit classifier predicts again without --support (and without --adaptation)."""
+    from lightning_meta.evaluation.setfit_classifier import SetFitClassifier
+
+    body, saved = _tiny_body(tmp_path), tmp_path / "setfit"
+    args = _args(files, "--adaptation", "setfit", "--device", "cpu", "--save", str(saved))
+    args[args.index("--model") + 1] = str(body)
+    assert main(args) == 0
+    out = pd.read_csv(files["out"], dtype={"id": str, "note": str}, keep_default_na=False)
+    proba = out[[f"prob_{c}" for c in CLASSES]].to_numpy()
+    clf = SetFitClassifier.from_pretrained(body, device="cpu")
+    clf.fit([t for t, _ in SUPPORT], [y for _, y in SUPPORT])
+    np.testing.assert_allclose(proba, clf.predict_proba([t for _, t, _ in INPUT]), atol=1e-6)
+    assert out["prediction"].tolist() == [CLASSES[i] for i in proba.argmax(1)]
+    files["out"] = tmp_path / "again.csv"
+    again = ["predict", "--model", str(saved), "--input", str(files["input"]), "--out",
+             str(files["out"]), "--input-text-column", "sentence", "--device", "cpu"]  # fmt: skip
+    assert main(again) == 0
+    reloaded = pd.read_csv(files["out"], keep_default_na=False)
+    np.testing.assert_allclose(reloaded[[f"prob_{c}" for c in CLASSES]].to_numpy(), proba,
+                               atol=1e-6)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--adaptation", "setfit", "--inner-steps", "3"], "inner-steps: a fine-tuning setting"),
+        (["--adaptation", "setfit", "--tokenizer", "minilm"], "tokenizer: a fine-tuning setting"),
+        (["--adaptation", "finetune"], "is a saved SetFit classifier"),
+    ],
+)
+def test_setfit_adaptation_errors_are_one_line(
+    files: dict[str, Path], tmp_path: Path, extra: list[str], message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from lightning_meta.evaluation.setfit_classifier import SETFIT_FILE
+
+    model = _tiny_body(tmp_path)
+    if "finetune" in extra:  # a directory marked as a saved SetFit classifier
+        (model / SETFIT_FILE).write_text(json.dumps({"format": 1, "classes": CLASSES}))
+    args = _args(files, *extra)
+    args[args.index("--model") + 1] = str(model)
+    assert main(args) == 2
+    errors = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], errors
+    assert not files["out"].exists()

@@ -4,6 +4,8 @@
     lightning-meta report --export runs/default/export --sentiment-episodes 100
     lightning-meta report --export runs/ablation/export --only-meta --targets sentiment:movie
     lightning-meta report --config my_report.yaml      # the same options from YAML
+    lightning-meta report --export runs/families/export --adapt top3 --inner-steps 15 \\
+        --inner-lr 0.0223 --setfit-episodes 0   # an adaptation tuned on validation (tune)
 
 Targets: a task-families export is scored on its held-out targets (WordNet test classes and
 fortunes test categories 5-way 5-shot, sentiment:movie 2-way 8- and 16-shot); a single-source
@@ -25,14 +27,15 @@ up: `lightning-meta bench paired A=run1/episodes.csv B=run2/episodes.csv`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from jsonargparse import ArgumentParser
+from jsonargparse import ArgumentParser, Namespace
 
 from lightning_meta.bench.suite.paired import write_episodes
 from lightning_meta.callbacks.model_card import refresh_model_card
 from lightning_meta.cli.parser import tool_parser
 from lightning_meta.errors import ConfigError
+from lightning_meta.evaluation.export_meta import ExportMeta
 from lightning_meta.evaluation.paired_table import score_table
 from lightning_meta.evaluation.report import is_families, read_export, report_rows, report_targets
 from lightning_meta.evaluation.tables import render_wide, write_csv
@@ -71,6 +74,14 @@ def build_parser() -> ArgumentParser:
     )
     p.add_argument("--no-sentiment", action="store_true", help="skip the sentiment targets")
     p.add_argument(
+        "--inner-steps", type=int, default=None,
+        help="fine-tuning rows: inner steps instead of the export's (e.g. tuned on validation)",
+    )  # fmt: skip
+    p.add_argument("--inner-lr", type=float, default=None, help="fine-tuning rows: inner lr")
+    p.add_argument(
+        "--adapt", type=str, default=None, help="fine-tuning rows: adapted set (top1, top3, ...)"
+    )
+    p.add_argument(
         "--out", type=str, default=None,
         help="where to write results.md/.csv (default: export's parent)",
     )  # fmt: skip
@@ -86,11 +97,29 @@ def _check(episodes: int, sentiment_episodes: int | None, setfit_episodes: int) 
         raise ConfigError(f"setfit-episodes: must be >= 0 (got {setfit_episodes}); 0: no SetFit")
 
 
+def adaptation_overrides(a: Namespace, meta: ExportMeta) -> tuple[dict[str, Any], list[str]]:
+    """--inner-steps/--inner-lr/--adapt as evaluation overrides, and the provenance line that
+    states them beside the export's own values (none given: {} and no line)."""
+    given = {"inner_steps": a.inner_steps, "inner_lr": a.inner_lr, "adapt": a.adapt}
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given:
+        return {}, []
+    if given.get("inner_steps", 1) < 0:
+        raise ConfigError(f"inner-steps: must be >= 0 (got {a.inner_steps})")
+    if given.get("inner_lr", 1.0) <= 0:
+        raise ConfigError(f"inner-lr: must be > 0 (got {a.inner_lr})")
+    own = meta.adaptation()
+    shown = ", ".join(f"{k} {given[k]} (export: {own[k]})" for k in ("adapt", "inner_steps",
+                      "inner_lr") if k in given)  # fmt: skip
+    return given, [f"Fine-tuning rows adapt with {shown}."]
+
+
 def main(argv: list[str]) -> int:
     a = build_parser().parse_args(argv)
     export = Path(a.export)
     meta, data_args = read_export(export)
-    for line in meta.provenance():  # before the scoring starts: a capped run is visible at once
+    adaptation, adapt_lines = adaptation_overrides(a, meta)
+    for line in [*meta.provenance(), *adapt_lines]:  # before the scoring: a capped run shows
         print(line, flush=True)
     _check(a.episodes, a.sentiment_episodes, a.setfit_episodes)
     names = [n.strip() for n in a.targets.split(",") if n.strip()] if a.targets else None
@@ -101,19 +130,21 @@ def main(argv: list[str]) -> int:
     full = a.rows == "all" or (a.rows == "auto" and is_families(data_args))
     rows: Literal["all", "basic"] = "all" if full else "basic"
     tokenizer = str(data_args.get("tokenizer") or "minilm")
-    built = report_rows(export, meta, a.baseline, rows, a.setfit_episodes, a.only_meta, tokenizer)
+    built = report_rows(
+        export, meta, a.baseline, rows, a.setfit_episodes, a.only_meta, tokenizer, adaptation
+    )
     t = score_table(built, targets)
     wide = render_wide(t.results, t.counts, paired=t.paired)
     notes = ["", "Paired accuracy differences (pp, mean ± 95% CI over the episodes both scored):"]
     notes += [f"- {n}" for n in t.notes]
-    table = "\n".join([*meta.provenance(), "", wide, *(notes if t.notes else [])])
+    table = "\n".join([*meta.provenance(), *adapt_lines, "", wide, *(notes if t.notes else [])])
     print("\n" + table)
     out = Path(a.out) if a.out else export.parent
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.md").write_text(table + "\n")
     write_csv(out / "results.csv", t.results, paired=t.paired)
     write_episodes(out / "episodes.csv", t.episodes)  # for paired comparisons across runs
-    if not (a.only_meta or names):  # a partial report (ablation, one target) keeps the card
+    if not (a.only_meta or names or adaptation):  # partial or other settings: card kept
         refresh_model_card(export, table)  # the export's README.md shows the table
     print(f"\nwrote {out / 'results.md'}, {out / 'results.csv'} and {out / 'episodes.csv'}")
     return 0

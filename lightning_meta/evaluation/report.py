@@ -155,12 +155,17 @@ def report_targets(
     ]  # fmt: skip
 
 
-def build_rows(export: Path, meta: ExportMeta, baseline: str) -> dict[str, EpisodicModule]:
+def build_rows(
+    export: Path, meta: ExportMeta, baseline: str, adaptation: dict[str, Any] | None = None
+) -> dict[str, EpisodicModule]:
     """The three module rows (meta-trained init, pretrained init + same fine-tuning, frozen
-    centroid), every evaluation setting from the export."""
-    same = meta.adaptation()
+    centroid), every evaluation setting from the export, ``adaptation`` (e.g. ``inner_steps``,
+    ``inner_lr``, ``adapt``, tuned on validation) replacing some in both fine-tuning rows."""
+    same = {**meta.adaptation(), **(adaptation or {})}
     return {
-        f"meta-trained init ({meta.algorithm}) + fine-tuning": load_module_from_export(export),
+        f"meta-trained init ({meta.algorithm}) + fine-tuning": load_module_from_export(
+            export, overrides=adaptation
+        ),
         "pretrained init + same fine-tuning": load_module_from_export(baseline, overrides=same),
         "pretrained frozen + nearest centroid": load_module_from_export(
             baseline, "centroid", overrides={"pooling": same["pooling"]}
@@ -176,14 +181,17 @@ def report_rows(
     setfit_episodes: int = 10,
     only_meta: bool = False,
     tokenizer: str = "minilm",
+    adaptation: dict[str, Any] | None = None,
 ) -> dict[str, RowSpec]:
     """Row name -> row, in table order (see the module doc). ``only_meta``: the meta-trained
-    rows only (an ablation); ``setfit_episodes`` 0: no SetFit row."""
+    rows only (an ablation); ``setfit_episodes`` 0: no SetFit row; ``adaptation``: settings
+    replacing the export's in both fine-tuning rows (:func:`build_rows`)."""
     pooling = str(meta.adaptation()["pooling"])
+    meta_ft = f"meta-trained init ({meta.algorithm}) + fine-tuning"
     modules = (
-        {f"meta-trained init ({meta.algorithm}) + fine-tuning": load_module_from_export(export)}
+        {meta_ft: load_module_from_export(export, overrides=adaptation)}
         if only_meta
-        else build_rows(export, meta, baseline)
+        else build_rows(export, meta, baseline, adaptation)
     )
     if rows == "basic":
         return {name: RowSpec(m) for name, m in modules.items()}

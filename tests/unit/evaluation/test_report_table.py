@@ -285,3 +285,39 @@ def test_logreg_reads_the_shared_feature_cache(tiny_csv: Path) -> None:
     other = LogisticRegressionHead.from_encoder("tiny")
     other.prepare(episodes[:3], cache=cache)  # not the cache's episodes: encodes as before
     assert other.cached == 0 and other.encoded > 0
+
+
+def test_adaptation_overrides_reach_both_fine_tuning_rows(tmp_path: Path) -> None:
+    """--inner-steps/--inner-lr/--adapt (an adaptation tuned on validation): the meta-trained
+    fine-tuning row and the pretrained 'same fine-tuning' row both adapt with them; the
+    results.md line states them beside the export's own values."""
+    from jsonargparse import Namespace
+
+    from lightning_meta.cli.report import adaptation_overrides
+    from lightning_meta.evaluation.export_meta import ExportMeta
+
+    mod = module(MAML, first_order=True, inner_steps=1)
+    data = {"init_args": {"families": [{"source": "wordnet"}]}}
+    export = export_module(mod, tmp_path / "export", "minilm", {"config": {"data": data}})
+    meta = ExportMeta.read(export)
+    assert meta is not None
+    tuned = {"inner_steps": 3, "inner_lr": 0.05, "adapt": "top2"}
+    names = ["meta-trained init (fomaml) + fine-tuning", "pretrained init + same fine-tuning"]
+    rows = report.report_rows(export, meta, "tiny", "basic", 0, adaptation=tuned)
+    plain = report.report_rows(export, meta, "tiny", "basic", 0)
+    for name in names:
+        m, p = rows[name].evaluator, plain[name].evaluator
+        assert (m.eval_steps, m.inner.lr, p.eval_steps, p.inner.lr) == (3, 0.05, 1, 0.01)
+        assert any(".layer.0." in n for n in m.model.adapted_params())  # tiny: 2 layers
+        assert not any(".layer.0." in n for n in p.model.adapted_params())  # top1: layer 1
+    args = Namespace(inner_steps=3, inner_lr=None, adapt="top2")
+    given, lines = adaptation_overrides(args, meta)
+    assert given == {"inner_steps": 3, "adapt": "top2"}
+    assert lines == ["Fine-tuning rows adapt with adapt top2 (export: top1), inner_steps 3 "
+                     "(export: 1)."]  # fmt: skip
+    assert adaptation_overrides(Namespace(inner_steps=None, inner_lr=None, adapt=None), meta) == (
+        {}, [])  # fmt: skip
+    for extra, msg in [(["--inner-steps", "-1"], "inner-steps: must be >= 0"),
+                       (["--inner-lr", "0"], "inner-lr: must be > 0")]:  # fmt: skip
+        with pytest.raises(ConfigError, match=msg):
+            report_main(["--export", str(export), *extra])

@@ -11,9 +11,10 @@
 The model adapts on the labelled ``--support`` rows with its own meta-learned inner loop
 (``FewShotClassifier``; or, with ``--adaptation setfit``, SetFit's contrastive fine-tuning from
 its weights: ``SetFitClassifier``, slower, better on long topical texts), then labels every row
-of ``--input``, read and written in chunks (any size). ``--out`` gets the input rows unchanged plus ``prediction`` and one ``prob_<class>``
-column per class. Formats by extension: support csv/tsv/json/jsonl/parquet, input
-csv/tsv/jsonl/parquet, output csv/tsv/jsonl. An existing ``--out`` is kept unless ``--force``.
+of ``--input``, read and written in chunks (any size). ``--out`` gets the input rows unchanged
+plus ``prediction`` and one ``prob_<class>`` column per class. Formats by extension: support
+csv/tsv/json/jsonl/parquet, input csv/tsv/jsonl/parquet, output csv/tsv/jsonl. An existing
+``--out`` is kept unless ``--force``.
 """
 
 from __future__ import annotations

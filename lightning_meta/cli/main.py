@@ -26,6 +26,7 @@ TOOL_COMMANDS: dict[str, str] = {
     "evaluate": "lightning_meta.cli.evaluate:main",
     "report": "lightning_meta.cli.report:main",
     "export": "lightning_meta.cli.export:main",
+    "soup": "lightning_meta.cli.soup:main",
     "tune": "lightning_meta.cli.tune:main",
 }
 GROUP_COMMANDS: dict[str, dict[str, str]] = {
@@ -49,6 +50,7 @@ USAGE = (
     "       lightning-meta evaluate --model DIR_OR_CKPT --data SOURCE [--episodes N] [--config FILE]\n"
     "       lightning-meta report --export DIR [options] [--config FILE]\n"
     "       lightning-meta export --ckpt FILE --out DIR [--config RUN/config.yaml]\n"
+    "       lightning-meta soup --exports DIR DIR [DIR ...] --out DIR\n"
     "       lightning-meta tune --config FILE --space SPACE.yaml --n-trials N [--eval-only]\n"
     "       lightning-meta bench {data,speed,memory,throughput,episodes,accuracy,paired,compare} [options]\n"
     "add --help after any command for its options (with types and defaults)\n"
@@ -88,7 +90,7 @@ def dispatch(argv: list[str]) -> int:
             rest = [a for a in rest if a != "--smlmt"]
         return _load(target)(rest[1:])
     raise ConfigError(
-        f"command: unknown command '{cmd}'; use one of fit, validate, test, data, predict, evaluate, report, export, tune, bench"
+        f"command: unknown command '{cmd}'; use one of fit, validate, test, data, predict, evaluate, report, export, soup, tune, bench"
     )
 
 

@@ -70,6 +70,9 @@ class ExportMeta:
     """Why training stopped: max_steps, max_time, early_stopping, max_epochs, interrupted, other."""
     config: Any = None
     """The run's resolved LightningCLI config (``trainer``, ``model``, ``data``, ...)."""
+    soup_of: list[str] | None = None
+    """A weight soup (:mod:`~lightning_meta.evaluation.soup`): the exports it averages; the
+    fields above are the first one's."""
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ExportMeta:
@@ -137,6 +140,11 @@ class ExportMeta:
             f"{self.monitor or 'the last step'}); training stopped at step "
             f"{_shown(self.global_step)}{budget}, stop_reason: {self.stop_reason or 'not recorded'}."
         ]
+        if self.soup_of:
+            lines.append(
+                f"Uniform weight soup of {len(self.soup_of)} exports (the line above is the "
+                f"first one's): {', '.join(self.soup_of)}."
+            )
         if self.stop_reason == "max_time":
             lines.append(
                 f"WARNING: the time cap (trainer.max_time {trainer.get('max_time', '?')}) ended "

@@ -17,6 +17,7 @@ SPACES = {  # space -> the experiment it searches
     "default.yaml": "experiment/default.yaml",
     "eval_only.yaml": "experiment/finetune_wordnet.yaml",
     "families.yaml": "experiment/families.yaml",
+    "families_eval.yaml": "experiment/families.yaml",
 }
 
 

@@ -39,9 +39,9 @@ from lightning_meta.evaluation.fewshot_batches import (
     check_labels,
     check_texts,
     encode,
+    fit_inputs,
     length_batches,
     pad,
-    sorted_classes,
 )
 from lightning_meta.evaluation.fewshot_recipe import Recipe
 from lightning_meta.evaluation.metrics import episode_metrics
@@ -153,17 +153,7 @@ class FewShotClassifier:
         The labelled set is one batch, as a support set is in meta-training (full-batch inner
         SGD): it is meant for few-shot sizes (tens to hundreds of texts), not for thousands.
         """
-        texts = check_texts(texts)
-        ys = check_labels(labels, len(texts))
-        blank = next((i for i, t in enumerate(texts) if not t.strip()), None)
-        if blank is not None:
-            raise ConfigError(f"texts: item {blank} is blank; drop empty texts before fit")
-        classes = sorted_classes(ys)
-        if len(classes) < 2:
-            raise ConfigError(
-                f"labels: only one class ({classes[0]!r}); fit needs examples of at least two "
-                f"classes"
-            )
+        texts, ys, classes = fit_inputs(texts, labels)
         index = {c: i for i, c in enumerate(classes)}
         rows = encode(self.tokenizer, texts, self.max_length)
         n = len(classes)

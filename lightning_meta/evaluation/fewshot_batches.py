@@ -78,6 +78,22 @@ def sorted_classes(labels: Sequence[Label], field: str = "labels") -> list[Label
     return sorted(set(labels))
 
 
+def fit_inputs(texts: Any, labels: Any) -> tuple[list[str], list[Label], list[Label]]:
+    """Checked ``fit`` arguments: the texts, one label each, and the sorted classes (at least
+    two; no blank text), or a one-line ConfigError naming the argument."""
+    texts = check_texts(texts)
+    ys = check_labels(labels, len(texts))
+    blank = next((i for i, t in enumerate(texts) if not t.strip()), None)
+    if blank is not None:
+        raise ConfigError(f"texts: item {blank} is blank; drop empty texts before fit")
+    classes = sorted_classes(ys)
+    if len(classes) < 2:
+        raise ConfigError(
+            f"labels: only one class ({classes[0]!r}); fit needs examples of at least two classes"
+        )
+    return texts, ys, classes
+
+
 def encode(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int]]:
     """Token ids per text, truncated to ``max_length`` (special tokens included), unpadded."""
     enc = tokenizer(

@@ -26,12 +26,7 @@ from typing import Any
 import numpy as np
 
 from lightning_meta.errors import ConfigError
-from lightning_meta.evaluation.fewshot_batches import (
-    Label,
-    check_labels,
-    check_texts,
-    sorted_classes,
-)
+from lightning_meta.evaluation.fewshot_batches import Label, check_texts, fit_inputs
 
 __all__ = ["SETFIT_FILE", "SetFitClassifier", "is_saved_setfit"]
 
@@ -121,16 +116,9 @@ class SetFitClassifier:
     # ---- scikit-learn API ----------------------------------------------------------------
     def fit(self, texts: Any, labels: Any) -> SetFitClassifier:
         """SetFit on ``texts`` / ``labels`` (any str/int labels, at least two classes)."""
-        texts = check_texts(texts)
-        labels = check_labels(labels, len(texts))
-        classes = sorted_classes(labels)
-        if len(classes) < 2:
-            raise ConfigError(
-                f"labels: SetFit needs at least 2 classes, got only {classes[0]!r}; add "
-                f"examples of another class"
-            )
+        texts, ys, classes = fit_inputs(texts, labels)
         index = {c: i for i, c in enumerate(classes)}
-        self.model_ = self.recipe.fit(texts, [index[y] for y in labels])
+        self.model_ = self.recipe.fit(texts, [index[y] for y in ys])
         self.classes_ = classes
         return self
 

@@ -89,10 +89,12 @@ def test_one_line_errors(body: Path, tmp_path: Path) -> None:
         clf.predict(NEW)
     with pytest.raises(ConfigError, match="save: fit the classifier"):
         clf.save_pretrained(tmp_path / "x")
-    with pytest.raises(ConfigError, match="at least 2 classes"):
+    with pytest.raises(ConfigError, match="labels: only one class"):
         clf.fit(TEXTS[:2], ["pos", "pos"])
     with pytest.raises(ConfigError, match="texts: got one string"):
         clf.fit("a good film", ["pos"])
+    with pytest.raises(ConfigError, match="texts: item 1 is blank"):
+        clf.fit(["a good film", " ", "dull"], ["pos", "neg", "neg"])
     with pytest.raises(ConfigError, match="not a .ckpt; export it first"):
         SetFitClassifier("runs/x/last.ckpt")
     with pytest.raises(ConfigError, match="max_length: must be >= 2"):

@@ -130,10 +130,15 @@ def parse_throughput(argv: list[str]) -> throughput.ThroughputConfig:
         default=list(throughput.ALGORITHMS),
     )  # fmt: skip
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")  # fmt: skip
+    p.add_argument(
+        "--kernels", type=str, nargs="*", choices=throughput.KERNELS, default=[],
+        help="precision-attention pairs measured side by side (ratios to the first)",
+    )  # fmt: skip
     a = p.parse_args(argv)
     if a.threads is not None:
         torch.set_num_threads(a.threads)
     return throughput.ThroughputConfig(
+        kernels=tuple(a.kernels),
         workload=Workload(model=a.model, queries=15),
         repeats=1 if a.quick else a.repeats,
         algorithms=tuple(a.only),

@@ -40,12 +40,18 @@ TRAIN_STATS = ("loss", "query_loss_before", "query_loss_after", "support_loss", 
 EVAL_COLUMNS = ("index", "acc", "f1", "query_loss_before", "query_loss_after", "source_id")
 
 
-def build_backbone(name: str, second_order: bool) -> nn.Module:
-    """``"tiny"``: random 2-layer BERT for tests; anything else: a transformers encoder."""
+def build_backbone(name: str, second_order: bool, attention: str | None = None) -> nn.Module:
+    """``"tiny"``: random 2-layer BERT for tests (eager); anything else: a transformers encoder
+    with ``attention`` ('eager', 'sdpa', None: the library default; second order: 'eager')."""
     if name == TINY_BACKBONE:
         return tiny_encoder(seed=0)
-    attn = "eager" if second_order else None
-    if second_order:
+    if second_order and attention == "sdpa":
+        raise ConfigError(
+            "model.encoder.attention: second-order MAML needs 'eager' attention (the fused "
+            "SDPA kernel has no double backward); set it to eager or null, or first_order: true"
+        )
+    attn = "eager" if second_order else attention
+    if second_order and attention != "eager":
         log.info(
             "second-order MAML: loading %s with attn_implementation='eager' "
             "(the fused CPU SDPA kernel has no double backward)",
@@ -101,7 +107,7 @@ class EpisodicModule(NonFiniteGuard, pl.LightningModule):
         self.inner = inner_args.config(first_order=not self.second_order)
         self.eval_steps = inner_args.evaluation_steps
         with builder_errors():
-            backbone = build_backbone(encoder.backbone, self.second_order)
+            backbone = build_backbone(encoder.backbone, self.second_order, encoder.attention)
             disable_dropout(backbone)
             self.model = EpisodicClassifier(
                 backbone,

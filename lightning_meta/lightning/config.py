@@ -12,7 +12,7 @@ YAML::
     model:
       class_path: lightning_meta.lightning.MAML
       init_args:
-        encoder: {backbone: minilm, pooling: mean}
+        encoder: {backbone: minilm, pooling: mean}   # attention: eager (with bf16-mixed)
         inner: {adapt: top1, head_init: prototype, steps: 5, lr: 0.01}
         first_order: true
 
@@ -43,6 +43,11 @@ class EncoderConfig:
     'tiny' (random 2-layer BERT for tests)."""
     pooling: Literal["mean", "cls"] = "mean"
     """Sentence embedding: mean over tokens or the [CLS] token."""
+    attention: Literal["eager", "sdpa"] | None = None
+    """Attention kernel during training: null (the library default, SDPA for BERT), 'sdpa' or
+    'eager'. With ``trainer.precision: bf16-mixed`` on CPU use 'eager': the fused SDPA
+    kernel's backward is then most of a step (docs/benchmarks.md, "bf16"). Second-order MAML
+    always trains with 'eager'; exports load with the library default."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,12 @@ the shape of ``configs/experiment/*_wordnet.yaml``), without the Trainer's bookk
 
 Printed: ``meta_steps_per_s_<algo>`` (maml = second order, fomaml, reptile, protonet) and,
 as context, ``meta_step_s_<algo>`` (median seconds).
+
+``kernels`` (``--kernels 32-sdpa bf16-eager ...``): each algorithm in each precision
+(``32``: fp32; ``bf16``: ``torch.autocast`` bf16, what ``trainer.precision: bf16-mixed`` runs,
+fp32 weights) and attention kernel (``sdpa`` | ``eager``), keys suffixed ``_<kernel>``, the
+combinations measured in turn in one process, and ``speedup_<algo>_<kernel>``: steps/s over the
+first kernel's. Second-order MAML is always eager.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from lightning_meta.lightning.config import EncoderConfig
 __all__ = ["ALGORITHMS", "ThroughputConfig", "measure_meta_steps", "throughput_lines"]
 
 ALGORITHMS = ("maml", "fomaml", "reptile", "protonet")
+KERNELS = ("32-sdpa", "32-eager", "bf16-sdpa", "bf16-eager")
 
 
 @dataclass(frozen=True)
@@ -39,11 +46,15 @@ class ThroughputConfig:
     repeats: int = 3
     algorithms: tuple[str, ...] = ALGORITHMS
     device: str = "cpu"
+    kernels: tuple[str, ...] = ()
+    """precision-attention pairs from KERNELS; () = the modules' defaults, unsuffixed keys"""
 
 
-def build_module(algo: str, model: str) -> EpisodicModule:
-    encoder = EncoderConfig(backbone=model)
+def build_module(algo: str, model: str, attention: str | None = None) -> EpisodicModule:
+    encoder = EncoderConfig(backbone=model, attention=attention)  # type: ignore[arg-type]
     if algo in ("maml", "fomaml"):
+        if algo == "maml" and attention == "sdpa":
+            encoder = EncoderConfig(backbone=model, attention="eager")
         return MAML(first_order=algo == "fomaml", encoder=encoder)
     if algo == "reptile":
         return Reptile(encoder=encoder)
@@ -52,13 +63,22 @@ def build_module(algo: str, model: str) -> EpisodicModule:
     raise ValueError(f"algorithm: unknown '{algo}' (use {', '.join(ALGORITHMS)})")
 
 
-def meta_step_fn(module: EpisodicModule, batch: list[Episode]) -> Callable[[], None]:
-    """One meta-step of ``module`` on ``batch``: outer loss/direction, backward, optimizer step."""
+def meta_step_fn(
+    module: EpisodicModule, batch: list[Episode], bf16: bool = False, device: str = "cpu"
+) -> Callable[[], None]:
+    """One meta-step of ``module`` on ``batch``: outer loss/direction, backward, optimizer step
+    (``bf16``: the forward and inner loop under bf16 autocast, as Lightning's bf16-mixed)."""
     opt = module.configure_optimizers()
     assert isinstance(opt, torch.optim.Optimizer)
+    device_type = "cuda" if device.startswith("cuda") else "cpu"
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+            directions()
+        opt.step()
+
+    def directions() -> None:
         if isinstance(module, Reptile):
             grads, _ = module.meta_gradients(batch)
             for name, p in module.model.named_parameters():
@@ -69,7 +89,6 @@ def meta_step_fn(module: EpisodicModule, batch: list[Episode]) -> Callable[[], N
         elif isinstance(module, ProtoNet):
             outs = [protonet_task(module.model, ep, module.distance, training=True) for ep in batch]
             torch.stack([o.loss for o in outs]).mean().backward()
-        opt.step()
 
     return step
 
@@ -81,30 +100,41 @@ def _sync(device: str) -> None:
 
 def measure_meta_steps(cfg: ThroughputConfig) -> dict[str, float]:
     out: dict[str, float] = {}
+    for kernel in cfg.kernels:
+        if kernel not in KERNELS:
+            raise ValueError(f"kernels: unknown '{kernel}' (use {', '.join(KERNELS)})")
     for algo in cfg.algorithms:
-        torch.manual_seed(cfg.workload.seed)
-        module = build_module(algo, cfg.workload.model).to(cfg.device)
-        vocab = vocab_size(module.model)
-        batch = [
-            random_episode(cfg.workload, vocab, i).to(cfg.device)
-            for i in range(cfg.meta_batch_size)
-        ]
-        step = meta_step_fn(module, batch)
-        for _ in range(cfg.warmup):
-            step()
-        times = []
-        for _ in range(cfg.repeats):
-            gc.collect()
-            _sync(cfg.device)
-            t0 = time.perf_counter()
-            step()
-            _sync(cfg.device)
-            times.append(time.perf_counter() - t0)
-        median = statistics.median(times)
-        out[f"meta_steps_per_s_{algo}"] = 1.0 / median
-        out[f"meta_step_s_{algo}"] = median
-        del module, step
+        for kernel in cfg.kernels or (None,):
+            out.update(_measure(cfg, algo, kernel))
+            if kernel is not None and kernel != cfg.kernels[0]:
+                first = out[f"meta_steps_per_s_{algo}_{cfg.kernels[0]}"]
+                out[f"speedup_{algo}_{kernel}"] = out[f"meta_steps_per_s_{algo}_{kernel}"] / first
     return out
+
+
+def _measure(cfg: ThroughputConfig, algo: str, kernel: str | None) -> dict[str, float]:
+    precision, _, attention = (kernel or "32-").partition("-")
+    torch.manual_seed(cfg.workload.seed)
+    module = build_module(algo, cfg.workload.model, attention or None).to(cfg.device)
+    vocab = vocab_size(module.model)
+    batch = [
+        random_episode(cfg.workload, vocab, i).to(cfg.device) for i in range(cfg.meta_batch_size)
+    ]
+    step = meta_step_fn(module, batch, bf16=precision == "bf16", device=cfg.device)
+    for _ in range(cfg.warmup):
+        step()
+    times = []
+    for _ in range(cfg.repeats):
+        gc.collect()
+        _sync(cfg.device)
+        t0 = time.perf_counter()
+        step()
+        _sync(cfg.device)
+        times.append(time.perf_counter() - t0)
+    median = statistics.median(times)
+    suffix = f"_{kernel}" if kernel else ""
+    del module, step
+    return {f"meta_steps_per_s_{algo}{suffix}": 1.0 / median, f"meta_step_s_{algo}{suffix}": median}
 
 
 def throughput_lines(cfg: ThroughputConfig) -> list[str]:
@@ -114,6 +144,6 @@ def throughput_lines(cfg: ThroughputConfig) -> list[str]:
         f"meta-batch {cfg.meta_batch_size} x {w.n_way}-way {w.shots}-shot {w.queries} "
         f"queries/class, max_length={w.max_length}, device={cfg.device}, "
         f"threads={torch.get_num_threads()}, "
-        f"median of {cfg.repeats}"
+        f"median of {cfg.repeats}" + (f", kernels {' '.join(cfg.kernels)}" if cfg.kernels else "")
     )
     return [head] + [f"{k}: {v:.3f}" for k, v in measure_meta_steps(cfg).items()]

@@ -53,3 +53,36 @@ def test_meta_steps_per_s_is_the_inverse_median(monkeypatch: pytest.MonkeyPatch)
     for algo in ("maml", "fomaml", "reptile", "protonet"):
         assert out[f"meta_step_s_{algo}"] == pytest.approx(0.4)  # median of 0.2, 0.5, 0.4
         assert out[f"meta_steps_per_s_{algo}"] == pytest.approx(2.5)
+
+
+def test_kernels_are_measured_side_by_side(monkeypatch: pytest.MonkeyPatch) -> None:
+    # fomaml in fp32-sdpa then bf16-eager: 0.4 s then 0.25 s per step -> speedup 1.6
+    durations = iter([0.4, 0.4, 0.25, 0.25])
+    clock = {"t": 0.0, "start": True}
+
+    def fake_perf_counter() -> float:
+        if not clock["start"]:
+            clock["t"] += next(durations)
+        clock["start"] = not clock["start"]
+        return float(clock["t"])
+
+    built: list[str | None] = []  # the attention each module was built with
+    real_build = throughput.build_module
+
+    def spy(algo: str, model: str, attention: str | None = None) -> throughput.EpisodicModule:
+        built.append(attention)
+        return real_build(algo, model, attention)
+
+    monkeypatch.setattr(throughput.time, "perf_counter", fake_perf_counter)
+    monkeypatch.setattr(throughput, "build_module", spy)
+    cfg = ThroughputConfig(
+        workload=TINY, meta_batch_size=1, warmup=0, repeats=2, algorithms=("fomaml",),
+        kernels=("32-sdpa", "bf16-eager"),
+    )  # fmt: skip
+    out = measure_meta_steps(cfg)
+    assert out["meta_step_s_fomaml_32-sdpa"] == pytest.approx(0.4)
+    assert out["meta_step_s_fomaml_bf16-eager"] == pytest.approx(0.25)
+    assert out["speedup_fomaml_bf16-eager"] == pytest.approx(1.6)
+    assert built == ["sdpa", "eager"]
+    with pytest.raises(ValueError, match="^kernels: unknown 'fp16-eager'"):
+        measure_meta_steps(ThroughputConfig(workload=TINY, kernels=("fp16-eager",)))

@@ -60,7 +60,7 @@ def test_modules_build_the_same_inner_loop() -> None:
 def test_hparams_are_plain_and_rebuild_the_module(tmp_path: Path) -> None:
     m = MAML(first_order=True, encoder=TINY, inner=InnerLoopArgs(steps=2, lr=0.05, learn_lr=True))
     hp = dict(m.hparams)
-    assert hp["encoder"] == {"backbone": "tiny", "pooling": "mean"}
+    assert hp["encoder"] == {"backbone": "tiny", "pooling": "mean", "attention": None}
     assert hp["inner"]["steps"] == 2 and hp["nonfinite"] == {"action": "error", "max_skips": 10}
     ckpt = tmp_path / "m.ckpt"
     torch.save(

@@ -104,7 +104,8 @@ def measure_meta_steps(cfg: ThroughputConfig) -> dict[str, float]:
         if kernel not in KERNELS:
             raise ValueError(f"kernels: unknown '{kernel}' (use {', '.join(KERNELS)})")
     for algo in cfg.algorithms:
-        for kernel in cfg.kernels or (None,):
+        kernels: tuple[str | None, ...] = cfg.kernels or (None,)
+        for kernel in kernels:
             out.update(_measure(cfg, algo, kernel))
             if kernel is not None and kernel != cfg.kernels[0]:
                 first = out[f"meta_steps_per_s_{algo}_{cfg.kernels[0]}"]

@@ -100,9 +100,9 @@ def _sync(device: str) -> None:
 
 def measure_meta_steps(cfg: ThroughputConfig) -> dict[str, float]:
     out: dict[str, float] = {}
-    for kernel in cfg.kernels:
-        if kernel not in KERNELS:
-            raise ValueError(f"kernels: unknown '{kernel}' (use {', '.join(KERNELS)})")
+    for name in cfg.kernels:
+        if name not in KERNELS:
+            raise ValueError(f"kernels: unknown '{name}' (use {', '.join(KERNELS)})")
     for algo in cfg.algorithms:
         kernels: tuple[str | None, ...] = cfg.kernels or (None,)
         for kernel in kernels:

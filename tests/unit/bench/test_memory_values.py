@@ -37,8 +37,9 @@ def test_second_order_memory_grows_linearly_with_inner_steps() -> None:
     assert m1.retained > meta_step_graph_memory(TINY, first_order=True, steps=1).retained
 
 
-def test_meta_steps_per_s_is_the_inverse_median(monkeypatch: pytest.MonkeyPatch) -> None:
-    durations = iter([0.2, 0.5, 0.4] * 4)  # seconds per timed meta-step, 3 repeats x 4 algos
+def _fake_clock(monkeypatch: pytest.MonkeyPatch, seconds: list[float]) -> None:
+    """``perf_counter`` pairs (start, stop) that differ by the next of ``seconds``."""
+    durations = iter(seconds)
     clock = {"t": 0.0, "start": True}
 
     def fake_perf_counter() -> float:
@@ -48,6 +49,10 @@ def test_meta_steps_per_s_is_the_inverse_median(monkeypatch: pytest.MonkeyPatch)
         return float(clock["t"])
 
     monkeypatch.setattr(throughput.time, "perf_counter", fake_perf_counter)
+
+
+def test_meta_steps_per_s_is_the_inverse_median(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_clock(monkeypatch, [0.2, 0.5, 0.4] * 4)  # s per timed meta-step, 3 repeats x 4 algos
     cfg = ThroughputConfig(workload=TINY, meta_batch_size=1, warmup=0, repeats=3)
     out = measure_meta_steps(cfg)
     for algo in ("maml", "fomaml", "reptile", "protonet"):
@@ -57,15 +62,7 @@ def test_meta_steps_per_s_is_the_inverse_median(monkeypatch: pytest.MonkeyPatch)
 
 def test_kernels_are_measured_side_by_side(monkeypatch: pytest.MonkeyPatch) -> None:
     # fomaml in fp32-sdpa then bf16-eager: 0.4 s then 0.25 s per step -> speedup 1.6
-    durations = iter([0.4, 0.4, 0.25, 0.25])
-    clock = {"t": 0.0, "start": True}
-
-    def fake_perf_counter() -> float:
-        if not clock["start"]:
-            clock["t"] += next(durations)
-        clock["start"] = not clock["start"]
-        return float(clock["t"])
-
+    _fake_clock(monkeypatch, [0.4, 0.4, 0.25, 0.25])
     built: list[str | None] = []  # the attention each module was built with
     real_build = throughput.build_module
 
@@ -73,7 +70,6 @@ def test_kernels_are_measured_side_by_side(monkeypatch: pytest.MonkeyPatch) -> N
         built.append(attention)
         return real_build(algo, model, attention)
 
-    monkeypatch.setattr(throughput.time, "perf_counter", fake_perf_counter)
     monkeypatch.setattr(throughput, "build_module", spy)
     cfg = ThroughputConfig(
         workload=TINY, meta_batch_size=1, warmup=0, repeats=2, algorithms=("fomaml",),

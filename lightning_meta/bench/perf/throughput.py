@@ -51,10 +51,10 @@ class ThroughputConfig:
 
 
 def build_module(algo: str, model: str, attention: str | None = None) -> EpisodicModule:
+    if algo == "maml" and attention == "sdpa":
+        attention = "eager"  # second order: no double backward through SDPA
     encoder = EncoderConfig(backbone=model, attention=attention)  # type: ignore[arg-type]
     if algo in ("maml", "fomaml"):
-        if algo == "maml" and attention == "sdpa":
-            encoder = EncoderConfig(backbone=model, attention="eager")
         return MAML(first_order=algo == "fomaml", encoder=encoder)
     if algo == "reptile":
         return Reptile(encoder=encoder)

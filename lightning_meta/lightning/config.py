@@ -46,7 +46,8 @@ class EncoderConfig:
     attention: Literal["eager", "sdpa"] | None = None
     """Attention kernel during training: null (the library default, SDPA for BERT), 'sdpa' or
     'eager'. With ``trainer.precision: bf16-mixed`` on CPU use 'eager': the fused SDPA
-    kernel's backward is then most of a step (docs/benchmarks.md, "bf16"). Second-order MAML
+    kernel's backward is then the slow part of a step (docs/results.md, "bf16 mixed precision
+    for meta-training"). Second-order MAML
     always trains with 'eager'; exports load with the library default."""
 
 

@@ -5,6 +5,8 @@
 - :class:`WandbLogger` - W&B, offline whenever no API key is configured.
 - :class:`LoggedSaveConfig` - LightningCLI's config saving that also logs the config.
 - :class:`TaskMixLogger` - train tasks per task family (hybrid training).
+- :class:`BF16WhereNative` - bf16 mixed precision where the device computes bf16 natively,
+  fp32 elsewhere.
 - :class:`FinalValidation` - validate and checkpoint the step at which ``max_steps`` ends a run
   (the CLI adds it to every Trainer).
 
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lightning_meta.callbacks.export import HFExport, export_module
     from lightning_meta.callbacks.plots import Plots
+    from lightning_meta.callbacks.precision import BF16WhereNative
     from lightning_meta.callbacks.run_end import FinalValidation
     from lightning_meta.callbacks.task_mix import TaskMixLogger
     from lightning_meta.callbacks.tracking import LoggedSaveConfig, WandbLogger
@@ -31,9 +34,10 @@ _EXPORTS = {
     "WandbLogger": "lightning_meta.callbacks.tracking",
     "TaskMixLogger": "lightning_meta.callbacks.task_mix",
     "FinalValidation": "lightning_meta.callbacks.run_end",
+    "BF16WhereNative": "lightning_meta.callbacks.precision",
 }
 __all__ = [
-    "FinalValidation", "HFExport", "LoggedSaveConfig", "Plots", "TaskMixLogger", "WandbLogger",
+    "BF16WhereNative", "FinalValidation", "HFExport", "LoggedSaveConfig", "Plots", "TaskMixLogger", "WandbLogger",
     "export_module",
 ]  # fmt: skip
 

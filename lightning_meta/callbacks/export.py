@@ -11,6 +11,7 @@ import pytorch_lightning as pl
 import torch
 
 from lightning_meta.callbacks.model_card import write_export_extras
+from lightning_meta.callbacks.precision import BF16WhereNative
 from lightning_meta.callbacks.run_end import stop_reason
 from lightning_meta.data.config import flatten
 from lightning_meta.evaluation.export_meta import META_FILE, ExportMeta, InnerLoopMeta
@@ -111,11 +112,19 @@ class HFExport(pl.Callback):
             "global_step": trainer.global_step,
             "exported_step": exported_step,
             "stop_reason": stop_reason(trainer),
+            "precision": _precision(trainer),
             "config": _resolved_config(trainer),
         }
         self.exported_to = export_module(module, out, tokenizer, extra)
         module.load_state_dict(backup)
         log.info("exported best model to %s", out)
+
+
+def _precision(trainer: pl.Trainer) -> str:
+    """The precision the run trained in, with the reason when BF16WhereNative chose it."""
+    chosen = [cb for cb in trainer.callbacks if isinstance(cb, BF16WhereNative)]  # type: ignore[attr-defined]
+    reason = chosen[0].reason if chosen and chosen[0].reason else ""
+    return f"{trainer.precision} ({reason})" if reason else str(trainer.precision)
 
 
 def _resolved_config(trainer: pl.Trainer) -> Any:

@@ -68,6 +68,9 @@ class ExportMeta:
     """The step the exported checkpoint (the best one) came from."""
     stop_reason: str | None = None
     """Why training stopped: max_steps, max_time, early_stopping, max_epochs, interrupted, other."""
+    precision: str | None = None
+    """The precision meta-training ran in (``trainer.precision``; with BF16WhereNative, its
+    reason, e.g. ``32-true (this CPU has no native bf16: AVX2 only)``)."""
     config: Any = None
     """The run's resolved LightningCLI config (``trainer``, ``model``, ``data``, ...)."""
     soup_of: list[str] | None = None
@@ -140,6 +143,8 @@ class ExportMeta:
             f"{self.monitor or 'the last step'}); training stopped at step "
             f"{_shown(self.global_step)}{budget}, stop_reason: {self.stop_reason or 'not recorded'}."
         ]
+        if self.precision:
+            lines.append(f"Meta-trained in precision {self.precision}; scored in fp32.")
         if self.soup_of:
             lines.append(
                 f"Uniform weight soup of {len(self.soup_of)} exports (the line above is the "

@@ -4,6 +4,7 @@ Run by :class:`~lightning_meta.cli.lightning.MetaCLI` before fit/validate/test, 
 
 1. every output directory (``default_root_dir``, logger ``save_dir``, checkpoint and export
    ``dirpath``) can be created: checked on the nearest existing parent, nothing is written;
+   (a bf16 ``trainer.precision`` on a device without native bf16 only warns: it is emulated);
 2. the tokenizer matches the model: it is the backbone's own (same vocabulary and special
    tokens; ``tokens.tokenizer: auto`` links it), its vocabulary fits the embedding table and
    ``max_length`` fits the position embeddings;
@@ -22,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from pytorch_lightning.utilities import rank_zero_warn
 
 from lightning_meta.errors import ConfigError
+from lightning_meta.lightning.precision import BF16_PRECISIONS, cpu_capability, native_bf16
 from lightning_meta.reliability.errors import has_section, with_fix
 from lightning_meta.resolve import backbone_tokenizer, resolve_pretrained
 
@@ -187,6 +190,22 @@ def check_data(datamodule: pl.LightningDataModule | None, stage: str) -> None:
         raise ConfigError(with_fix(message)) from err
 
 
+def check_precision(trainer: pl.Trainer) -> None:
+    """A warning (the run goes on) when ``trainer.precision`` asks for bf16 on a device that
+    has no native bf16 and would emulate every bf16 matmul."""
+    if str(trainer.precision) not in BF16_PRECISIONS:
+        return
+    device = trainer.strategy.root_device
+    if device.type not in ("cpu", "cuda") or native_bf16(device) is not None:
+        return
+    isa = f" ({cpu_capability()} only)" if device.type == "cpu" else ""
+    rank_zero_warn(
+        f"trainer.precision: {trainer.precision} on a {device.type.upper()} without native "
+        f"bf16{isa} is emulated and far slower than fp32 (~35x for a meta-training step on an "
+        "AVX2 CPU); set trainer.precision: 32-true, or use the BF16WhereNative callback"
+    )
+
+
 def run_preflight(
     trainer: pl.Trainer,
     model: pl.LightningModule,
@@ -195,6 +214,7 @@ def run_preflight(
 ) -> None:
     """All checks; data last (it is the only one that may take a while on a cold cache)."""
     check_outputs(trainer)
+    check_precision(trainer)
     check_tokenizer(model, datamodule)
     if stage == "fit":
         check_algorithm(model)

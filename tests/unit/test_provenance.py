@@ -30,3 +30,12 @@ def test_time_capped_run_warns() -> None:
 
 def test_old_export_without_the_fields() -> None:
     assert "stop_reason: not recorded" in ExportMeta().provenance()[0]
+
+
+def test_the_training_precision_is_stated() -> None:
+    meta = ExportMeta(precision="32-true (this CPU has no native bf16: AVX2 only)")
+    assert meta.provenance()[1] == (
+        "Meta-trained in precision 32-true (this CPU has no native bf16: AVX2 only); "
+        "scored in fp32."
+    )
+    assert ExportMeta.from_dict({"precision": "bf16-mixed"}).precision == "bf16-mixed"

@@ -2,7 +2,7 @@
 
 ``make train`` meta-trains in bf16 on a CPU with AMX or AVX512-BF16 (1.6x the tasks/s of
 fp32 there, same accuracy to within 0.05 points, docs/results.md) but must not on an
-AVX2-only CPU, where bf16 is emulated and a fit runs ~35x slower
+AVX2-only CPU, where bf16 is emulated and a fit runs ~20x slower
 (:mod:`lightning_meta.lightning.precision`). Add the callback instead of setting
 ``trainer.precision``; at ``setup`` it looks at the device the run trains on and either
 installs Lightning's own ``MixedPrecision("bf16-mixed")`` plugin or keeps fp32, says which in

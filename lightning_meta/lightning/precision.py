@@ -3,7 +3,7 @@
 bf16 autocast is 1.5-2.3x faster than fp32 on a CPU with AMX or AVX512-BF16 (docs/results.md,
 "bf16 mixed precision for meta-training"), but a CPU without bf16 instructions emulates every
 bf16 matmul: on an AVX2-only AMD EPYC here a 512x384 @ 384x1536 matmul took 454 ms in bf16
-against 18 ms in fp32, and a bf16 meta-training fit ran ~35x slower than the same fit in fp32.
+against 18 ms in fp32, and a bf16 meta-training fit ran ~20x slower than the same fit in fp32.
 :func:`native_bf16` tells the two apart; :class:`~lightning_meta.callbacks.BF16WhereNative`
 uses it to pick bf16 only where it pays, and the preflight warns when a config asks for bf16
 on a device that would emulate it.

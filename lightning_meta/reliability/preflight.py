@@ -201,7 +201,7 @@ def check_precision(trainer: pl.Trainer) -> None:
     isa = f" ({cpu_capability()} only)" if device.type == "cpu" else ""
     rank_zero_warn(
         f"trainer.precision: {trainer.precision} on a {device.type.upper()} without native "
-        f"bf16{isa} is emulated and far slower than fp32 (~35x for a meta-training step on an "
+        f"bf16{isa} is emulated and far slower than fp32 (~20x for a meta-training step on an "
         "AVX2 CPU); set trainer.precision: 32-true, or use the BF16WhereNative callback"
     )
 

@@ -25,7 +25,7 @@ __all__ = ["BF16WhereNative"]
 class BF16WhereNative(pl.Callback):
     """``bf16-mixed`` where :func:`~lightning_meta.lightning.precision.native_bf16` finds
     native bf16 on the training device, ``32-true`` elsewhere (leave ``trainer.precision``
-    unset: the callback refuses to override an explicit one)."""
+    unset: any precision other than ``32-true`` next to the callback is refused)."""
 
     def __init__(self) -> None:
         self.precision: str | None = None

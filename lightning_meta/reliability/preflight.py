@@ -3,8 +3,8 @@
 Run by :class:`~lightning_meta.cli.lightning.MetaCLI` before fit/validate/test, in this order:
 
 1. every output directory (``default_root_dir``, logger ``save_dir``, checkpoint and export
-   ``dirpath``) can be created: checked on the nearest existing parent, nothing is written;
-   (a bf16 ``trainer.precision`` on a device without native bf16 only warns: it is emulated);
+   ``dirpath``) can be created: checked on the nearest existing parent, nothing is written
+   (then a bf16 ``trainer.precision`` on a device without native bf16 warns: it is emulated);
 2. the tokenizer matches the model: it is the backbone's own (same vocabulary and special
    tokens; ``tokens.tokenizer: auto`` links it), its vocabulary fits the embedding table and
    ``max_length`` fits the position embeddings;

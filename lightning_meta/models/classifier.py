@@ -43,6 +43,9 @@ __all__ = [
 
 HEAD_WEIGHT, HEAD_BIAS = "head.weight", "head.bias"
 BERT_LIKE = {"bert", "roberta", "xlm-roberta", "camembert", "electra", "ernie", "data2vec-text"}
+# Encoders whose fixed bottom ``TopFeatures`` can cache: the BERT-like ones and MPNet (the same
+# ``embeddings`` + ``encoder.layer`` layout; its layers also take a relative-position bias).
+CACHEABLE = BERT_LIKE | {"mpnet"}
 # Encoders whose forward reads token ids only through the input-embedding lookup (RoBERTa-style
 # models also derive position ids from them), so a per-episode compact vocabulary is exact.
 COMPACT_VOCAB = {"bert", "electra", "ernie"}
@@ -108,7 +111,7 @@ class EpisodicClassifier(nn.Module):
         model_type = getattr(getattr(self.encoder, "config", None), "model_type", "")
         found = find_layers(self.encoder)
         bert_like = (
-            model_type in BERT_LIKE
+            model_type in CACHEABLE
             and found is not None
             and found[0] == "encoder.layer"
             and hasattr(self.encoder, "embeddings")

@@ -1,6 +1,7 @@
 """Per-episode feature extractors: pooled embeddings as a function of the adapted parameters.
 
-``TopFeatures`` (BERT-like encoders: ``embeddings`` + ``encoder.layer``) runs the fixed bottom
+``TopFeatures`` (BERT-like encoders: ``embeddings`` + ``encoder.layer``; MPNet too, whose
+layers also take the relative-position bias the encoder computes once) runs the fixed bottom
 (embeddings and the layers below the first adapted one) ONCE per episode, for support and query,
 and re-runs only the adapted top layers functionally for every inner step and for the query.
 ``FullFeatures`` runs the whole model through ``torch.func.functional_call`` each time: correct
@@ -20,7 +21,14 @@ from torch.func import functional_call
 
 from lightning_meta.data.episode import TextBatch
 
-__all__ = ["EpisodeFeatures", "FullFeatures", "TopFeatures", "extended_mask", "pool"]
+__all__ = [
+    "EpisodeFeatures",
+    "FullFeatures",
+    "TopFeatures",
+    "extended_mask",
+    "pool",
+    "position_bias",
+]
 
 Split = Literal["support", "query"]
 Pooling = Literal["mean", "cls"]
@@ -141,24 +149,29 @@ class TopFeatures:
         self.masks = {"support": support.attention_mask, "query": query.attention_mask}
         self.hidden: dict[str, Tensor] = {}
         self.ext: dict[str, Tensor] = {}
+        self.bias: dict[str, Tensor | None] = {}
         if support_grad == query_grad:
             ids = torch.cat([support.input_ids, query.input_ids])  # (Ns+Nq, T)
             mask = torch.cat([support.attention_mask, query.attention_mask])  # (Ns+Nq, T)
             with torch.set_grad_enabled(support_grad):
-                hidden, ext = self._bottom(encoder, start, ids, mask)  # (Ns+Nq, T, H)
+                hidden, ext, bias = self._bottom(encoder, start, ids, mask)  # (Ns+Nq, T, H)
             n = len(support)
             self.hidden = {"support": hidden[:n], "query": hidden[n:]}
             self.ext = {"support": ext[:n], "query": ext[n:]}
+            self.bias = {
+                "support": None if bias is None else bias[:n],
+                "query": None if bias is None else bias[n:],
+            }
         else:
             for split, batch, grad in (
                 ("support", support, support_grad),
                 ("query", query, query_grad),
             ):
                 with torch.set_grad_enabled(grad):
-                    hidden, ext = self._bottom(
+                    hidden, ext, bias = self._bottom(
                         encoder, start, batch.input_ids, batch.attention_mask
                     )
-                self.hidden[split], self.ext[split] = hidden, ext
+                self.hidden[split], self.ext[split], self.bias[split] = hidden, ext, bias
 
     def inner_params(self, params: dict[str, Tensor]) -> dict[str, Tensor]:
         return params
@@ -167,25 +180,48 @@ class TopFeatures:
         return value
 
     @staticmethod
-    def _bottom(encoder: nn.Module, start: int, ids: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    def _bottom(
+        encoder: nn.Module, start: int, ids: Tensor, mask: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """(hidden (B, T, H) after layer ``start - 1``, additive mask, MPNet's position bias
+        (B, heads, T, T) or None)."""
         hidden = encoder.embeddings(input_ids=ids)  # type: ignore[operator]  # (B, T, E)
         project = getattr(encoder, "embeddings_project", None)  # ELECTRA: E -> H
         if project is not None:
             hidden = project(hidden)  # (B, T, H)
         ext = extended_mask(mask, hidden.dtype)  # (B, 1, 1, T)
+        bias = position_bias(encoder, hidden)
+        kwargs = (
+            {"attention_mask": ext}
+            if bias is None
+            else {"attention_mask": ext, "position_bias": bias}
+        )
         for layer in bert_layers(encoder)[:start]:
-            hidden = _layer_out(layer(hidden, attention_mask=ext))  # (B, T, H)
-        return hidden, ext
+            hidden = _layer_out(layer(hidden, **kwargs))  # (B, T, H)
+        return hidden, ext, bias
 
     def embed(self, params: dict[str, Tensor], split: Split) -> Tensor:
         hidden, ext = self.hidden[split], self.ext[split]  # (B, T, H), (B, 1, 1, T)
+        bias = self.bias.get(split)
+        kwargs = (
+            {"attention_mask": ext}
+            if bias is None
+            else {"attention_mask": ext, "position_bias": bias}
+        )
         for prefix, layer in zip(self.prefixes, self.layers, strict=True):
             cut = len(prefix)
             local = {k[cut:]: v for k, v in params.items() if k.startswith(prefix)}
-            hidden = _layer_out(
-                functional_call(layer, local, args=(hidden,), kwargs={"attention_mask": ext})
-            )  # (B, T, H)
+            hidden = _layer_out(functional_call(layer, local, args=(hidden,), kwargs=kwargs))
         return pool(hidden, self.masks[split], self.pooling)  # (B, H)
+
+
+def position_bias(encoder: nn.Module, hidden: Tensor) -> Tensor | None:
+    """MPNet's relative-position bias (B, heads, T, T), computed once by its encoder from the
+    shared ``encoder.relative_attention_bias`` table and added by every layer; None for
+    encoders without one (BERT-like: absolute positions, already in the embeddings)."""
+    inner = getattr(encoder, "encoder", None)
+    compute = getattr(inner, "compute_position_bias", None)
+    return compute(hidden) if callable(compute) else None
 
 
 def bert_layers(encoder: nn.Module) -> list[nn.Module]:

@@ -58,8 +58,18 @@ def test_ablation_overlay_instantiates_on_families(
     """Each arm of configs/experiment/ablation/ is a second --config over families.yaml."""
     monkeypatch.chdir(tmp_path)
     base = ROOT / "experiment" / "families.yaml"
-    cli = make_cli(["--config", str(base), "--config", str(path), *CPU, *TINY], run=False)
     overlay = yaml.safe_load(path.read_text())
+    tokens = ((overlay.get("data") or {}).get("init_args") or {}).get("tokens") or {}
+    backbone = (((overlay.get("model") or {}).get("init_args") or {}).get("encoder") or {}).get(
+        "backbone"
+    )
+    # An arm on another encoder names its tokenizer too; on the tiny test encoder (MiniLM's
+    # vocabulary) it instantiates with MiniLM's, so CI needs no extra model package.
+    assert tokens.get("tokenizer", backbone) == backbone
+    retok = ["--data.init_args.tokens.tokenizer", "minilm"] if backbone else []
+    cli = make_cli(
+        ["--config", str(base), "--config", str(path), *CPU, *TINY, *retok], run=False
+    )
     callbacks = (overlay.get("trainer") or {}).get("callbacks") or []
     names = {type(c).__name__ for c in cli.trainer.callbacks}
     assert {c["class_path"].rsplit(".", 1)[1] for c in callbacks} <= names

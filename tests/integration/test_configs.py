@@ -67,9 +67,7 @@ def test_ablation_overlay_instantiates_on_families(
     # vocabulary) it instantiates with MiniLM's, so CI needs no extra model package.
     assert tokens.get("tokenizer", backbone) == backbone
     retok = ["--data.init_args.tokens.tokenizer", "minilm"] if backbone else []
-    cli = make_cli(
-        ["--config", str(base), "--config", str(path), *CPU, *TINY, *retok], run=False
-    )
+    cli = make_cli(["--config", str(base), "--config", str(path), *CPU, *TINY, *retok], run=False)
     callbacks = (overlay.get("trainer") or {}).get("callbacks") or []
     names = {type(c).__name__ for c in cli.trainer.callbacks}
     assert {c["class_path"].rsplit(".", 1)[1] for c in callbacks} <= names

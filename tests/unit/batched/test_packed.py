@@ -47,7 +47,7 @@ def test_packed_bottom_equals_hf_layers(start: int) -> None:
     enc = tiny_encoder().double()
     ids, mask = padded([9, 3, 5, 1, 7])
     with torch.no_grad():
-        ref, _, _ = TopFeatures._bottom(enc, start, ids, mask)  # (B, T, H)
+        ref, _ = TopFeatures._bottom(enc, start, ids, mask)  # (B, T, H)
         x, packing = packed_bottom(enc, start, ids, mask)
     got = packing.to_rows(x)[0]
     assert float(((got - ref) * mask[..., None]).abs().max()) < 1e-12
@@ -64,7 +64,7 @@ def test_per_episode_parameters_equal_one_call_per_episode() -> None:
     hidden, masks, params = [], [], []
     for e, ls in enumerate(lengths):
         ids, mask = padded(ls, seed=e)
-        h, _, _ = TopFeatures._bottom(enc, 1, ids, mask)
+        h, _ = TopFeatures._bottom(enc, 1, ids, mask)
         hidden.append(h)
         masks.append(mask)
         params.append({n: p + 0.05 * torch.randn(p.shape, generator=gen, dtype=p.dtype)

@@ -13,7 +13,7 @@ evaluation episodes) whose shapes agree:
 
 Results equal the per-task path up to floating-point rounding (tests: meta-gradients within
 1e-6 in float64 for FOMAML, second-order MAML and Reptile). :func:`batchable` says when the
-path applies (``func`` backend, a BERT-like encoder whose bottom is cached, i.e. not
+path applies (``func`` backend, a BERT-like or MPNet encoder whose bottom is cached, i.e. not
 ``adapt: all``, and layers :func:`~lightning_meta.models.packed.packable` accepts); otherwise
 callers keep the per-task functions. A meta-batch of mixed shapes (task families):
 :func:`grouped_maml_tasks` / :func:`grouped_reptile` run one batched call per shape group.

@@ -7,7 +7,7 @@ Modules say what their ``evaluate_episode`` computes with ``evaluation_plan()`` 
 imports the Lightning layer:
 
 - fine-tuning rows (MAML, FOMAML, Reptile, FineTune: ``AdaptPlan``) with a
-  cached bottom (``adapt: head | top<k> | re:<top layers>``, ``func`` backend, BERT-like
+  cached bottom (``adapt: head | top<k> | re:<top layers>``, ``func`` backend, BERT-like or MPNet
   layers): the top-layer inner loops of up to ``episodes_per_batch`` same-shape episodes run
   together (:func:`~lightning_meta.algorithms.batched.score_features`) from the cached token
   states at the cut; ``query_loss_before`` comes from the cached pooled embeddings;

@@ -43,7 +43,7 @@ from torch import Tensor, nn
 
 from lightning_meta.data.episode import Episode
 from lightning_meta.evaluation.text_index import TextIndex
-from lightning_meta.models.packed import Packing, additive_mask, packed_bottom, packed_layer
+from lightning_meta.models.packed import Packing, attention_bias, packed_bottom, packed_layer
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -93,14 +93,18 @@ def _digest(h: Any, module: nn.Module) -> None:
 
 
 def trunk_fingerprints(encoder: nn.Module) -> list[str]:
-    """``fp[c]``: a digest of the embeddings and layers ``0..c-1`` (their parameters' exact
-    values), for ``c = 0..L``; equal digests mean equal token states at cut ``c``."""
+    """``fp[c]``: a digest of the embeddings (and tables every layer reads: MPNet's position
+    bias) and layers ``0..c-1`` (their parameters' exact values), for ``c = 0..L``; equal
+    digests mean equal token states at cut ``c``."""
     h = hashlib.blake2b(digest_size=16)
     h.update(type(encoder).__name__.encode())
     _digest(h, cast(nn.Module, encoder.get_submodule("embeddings")))
-    project = getattr(encoder, "embeddings_project", None)
-    if isinstance(project, nn.Module):
-        _digest(h, project)
+    for shared in ("embeddings_project", "encoder.relative_attention_bias"):  # ELECTRA, MPNet
+        module = getattr(encoder, shared.split(".")[0], None)
+        for part in shared.split(".")[1:]:
+            module = getattr(module, part, None)
+        if isinstance(module, nn.Module):
+            _digest(h, module)
     out = [h.hexdigest()]
     for layer in _layers(encoder):
         _digest(h, layer)
@@ -239,9 +243,9 @@ class FeatureCache:
                         self.index.lengths[batch][None].to(param.device), pad
                     )
                     x = states.gather(batch[None], packing, param.dtype)  # (1, n, H)
-                    ext = additive_mask(packing, x.dtype)
+                    ext, position = attention_bias(encoder, packing, x.dtype)
                     for layer in layers[cut:]:
-                        x = packed_layer(layer, {}, x, packing, ext)
+                        x = packed_layer(layer, {}, x, packing, ext, position)
                 values[batch.to(param.device)] = packing.pool(x, pooling)[0]
         filled[todo] = True
         return values

@@ -1,16 +1,18 @@
-"""Packed BERT layers: transformer blocks over the real tokens of a stack of episodes.
+"""Packed BERT and MPNet layers: transformer blocks over the real tokens of a stack of episodes.
 
 A padded ``(B, T, H)`` batch spends about half its work on padding (WordNet glosses at
 ``max_length: 32``: 52% of the slots are real tokens). Here the rows of ``E`` episodes are
 packed token by token into ``(E, n, H)`` (``n``: the most real tokens of any episode): every
 linear map, the layer norms and the activation run on real tokens only, and only the (cheap)
-attention scores are formed per row, ``(E*R, heads, T, T)``.
+attention scores are formed per row, ``(E*R, heads, T, T)`` (the layout: :mod:`.packing`).
 
 Parameters are either shared (the module's own, the shape of the module parameter) or
 per-episode, stacked on a leading ``E`` axis (the inner loop of ``E`` episodes at once); each
 linear map is then one batched matmul. The result equals the module's own forward on the
 padded rows (tests check it against ``functional_call`` of the Hugging Face layer), for the
-BERT-like layers :func:`packable` accepts; everything else keeps the padded path.
+BERT-like and MPNet layers :func:`packable` accepts (MPNet: the same post-norm block under other
+names, plus the relative-position bias its encoder adds to every layer's scores,
+:func:`attention_bias`); everything else keeps the padded path.
 
 Every op reproduces the module's own forward kernel by kernel (``F.linear`` / ``baddbmm``,
 layer norms with the fused kernel's rounding, the SDPA kernel when the layer is an SDPA one, else the eager formula, which second-order
@@ -22,16 +24,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-__all__ = ["Packing", "packable", "packed_bottom", "packed_layer"]
+from lightning_meta.models.packing import Packing
 
-Pooling = Literal["mean", "cls"]
+__all__ = ["Packing", "attention_bias", "packable", "packed_bottom", "packed_layer"]
+
 _LINEARS = (
     "attention.self.query",
     "attention.self.key",
@@ -41,90 +43,26 @@ _LINEARS = (
     "output.dense",
 )
 _NORMS = ("attention.output.LayerNorm", "output.LayerNorm")
+_MPNET = {  # BERT name -> MPNetLayer name (same block: q/k/v, output map inside ``attn``)
+    "attention.self": "attention.attn",
+    "attention.self.query": "attention.attn.q",
+    "attention.self.key": "attention.attn.k",
+    "attention.self.value": "attention.attn.v",
+    "attention.output.dense": "attention.attn.o",
+    "attention.output.LayerNorm": "attention.LayerNorm",
+}
 
 
-@dataclass(frozen=True)
-class Packing:
-    """Where the tokens of ``R`` rows of each of ``E`` episodes sit in a packed ``(E, n, C)``.
-
-    Row ``r`` of episode ``e`` holds packed slots ``starts[e, r] .. starts[e, r] + len - 1``;
-    slots past an episode's token count are padding (finite values nobody reads).
-    """
-
-    lengths: Tensor  # (E, R) long, real tokens per row (>= 1)
-    starts: Tensor  # (E, R) long, first packed slot of each row
-    mask: Tensor  # (E, R, T) bool, real token
-    rows_index: Tensor  # (E*R*T,) flat packed position of row token (e, r, t); padding -> e*n
-    packed_index: Tensor  # (E*n,) flat row position of packed slot (e, p); padding -> e*R*T
-    n: int  # packed slots per episode
-    T: int  # longest row
-
-    @classmethod
-    def from_lengths(cls, lengths: Tensor, pad_to: int | None = None) -> Packing:
-        """``lengths`` (E, R): real tokens of every row (right-padded rows). ``pad_to``: the
-        row length attention sees (default the longest row): a padded batch's own ``T``
-        reproduces that batch's attention reductions exactly."""
-        lengths = lengths.long()
-        E, R = lengths.shape
-        T, n = max(int(lengths.max()), pad_to or 0), int(lengths.sum(1).max())
-        starts = lengths.cumsum(1) - lengths  # (E, R)
-        t = torch.arange(T, device=lengths.device)
-        mask = t < lengths[..., None]  # (E, R, T)
-        base = torch.arange(E, device=lengths.device)[:, None, None]  # (E, 1, 1)
-        pos = torch.where(mask, starts[..., None] + t, 0) + base * n  # (E, R, T)
-        packed_index = (base * (R * T)).expand(E, n, 1).reshape(-1).clone()  # (E*n,)
-        flat_rows = torch.arange(E * R * T, device=lengths.device).view(E, R, T)
-        packed_index[pos[mask]] = flat_rows[mask]
-        return cls(lengths, starts, mask, pos.reshape(-1), packed_index, n, T)
-
-    @property
-    def episodes(self) -> int:
-        return int(self.lengths.shape[0])
-
-    @property
-    def rows(self) -> int:
-        return int(self.lengths.shape[1])
-
-    def to_rows(self, x: Tensor) -> Tensor:
-        """(E, n, C) packed -> (E, R, T, C) per row (padding positions hold some real token)."""
-        E, _, C = x.shape
-        return x.reshape(-1, C).index_select(0, self.rows_index).view(E, self.rows, self.T, C)
-
-    def to_packed(self, y: Tensor) -> Tensor:
-        """(E, R, T, C) per row -> (E, n, C) packed."""
-        C = y.shape[-1]
-        out = y.reshape(-1, C).index_select(0, self.packed_index)
-        return out.view(self.episodes, self.n, C)
-
-    def source_index(self, row_start: Tensor) -> Tensor:
-        """(E*n,) source positions of every packed slot when row (e, r) is stored contiguously
-        from ``row_start[e, r]`` in some flat token table (padding slots -> a real token)."""
-        E, R = self.lengths.shape
-        t = torch.arange(self.T, device=row_start.device)
-        src = (row_start[..., None] + t)[self.mask]  # (tokens,)
-        out = row_start[:, :1].expand(E, self.n).reshape(-1).clone()  # (E*n,)
-        out[self.rows_index.view(E, R, self.T)[self.mask]] = src
-        return out
-
-    def pool(self, x: Tensor, pooling: Pooling) -> Tensor:
-        """(E, n, H) packed token states -> (E, R, H): masked mean per row, or its first token."""
-        if pooling == "cls":
-            base = torch.arange(self.episodes, device=x.device)[:, None] * self.n
-            first = (self.starts + base).reshape(-1)  # (E*R,)
-            return (
-                x.reshape(-1, x.shape[-1])
-                .index_select(0, first)
-                .view(self.episodes, -1, x.shape[-1])
-            )
-        rows = self.to_rows(x)  # (E, R, T, H)
-        m = self.mask.to(x.dtype).unsqueeze(-1)  # (E, R, T, 1)
-        return (rows * m).sum(2) / m.sum(2).clamp(min=1.0)  # (E, R, H)
+def _name(layer: nn.Module, bert_name: str) -> str:
+    """The layer's own name for a BERT block part (MPNet keeps them under ``attention.attn``)."""
+    mpnet = type(layer).__name__ == "MPNetLayer"
+    return _MPNET.get(bert_name, bert_name) if mpnet else bert_name
 
 
 def packable(encoder: nn.Module, start: int = 0) -> bool:
-    """True when every layer ``start..`` of a BERT-like ``encoder`` is a plain post-norm block
-    (absolute positions, no cross-attention, no pruned heads, no active dropout) that
-    :func:`packed_layer` reproduces exactly."""
+    """True when every layer ``start..`` of a BERT-like or MPNet ``encoder`` is a plain
+    post-norm block (absolute or MPNet's relative positions, no cross-attention, no pruned
+    heads, no active dropout) that :func:`packed_layer` reproduces exactly."""
     config = getattr(encoder, "config", None)
     if config is None or getattr(config, "is_decoder", False):
         return False
@@ -139,12 +77,12 @@ def packable(encoder: nn.Module, start: int = 0) -> bool:
             return False
         try:
             for name in _LINEARS:
-                if not isinstance(layer.get_submodule(name), nn.Linear):
+                if not isinstance(layer.get_submodule(_name(layer, name)), nn.Linear):
                     return False
             for name in _NORMS:
-                if not isinstance(layer.get_submodule(name), nn.LayerNorm):
+                if not isinstance(layer.get_submodule(_name(layer, name)), nn.LayerNorm):
                     return False
-            attn = layer.get_submodule("attention.self")
+            attn = layer.get_submodule(_name(layer, "attention.self"))
             act = layer.get_submodule("intermediate").intermediate_act_fn
         except AttributeError:
             return False
@@ -163,11 +101,12 @@ def _get(layer: nn.Module, params: Mapping[str, Tensor], name: str) -> Tensor:
     return params[name] if name in params else layer.get_parameter(name)
 
 
-def _linear(layer: nn.Module, params: Mapping[str, Tensor], name: str, x: Tensor) -> Tensor:
+def _linear(layer: nn.Module, params: Mapping[str, Tensor], bert_name: str, x: Tensor) -> Tensor:
     """(E, n, in) -> (E, n, out) with a shared (out, in) or per-episode (E, out, in) weight.
 
     Shared: ``F.linear`` (addmm, as ``nn.Linear``); per-episode: one ``baddbmm`` (on CPU the
     same kernel per episode: every token gets the module's own rounding)."""
+    name = _name(layer, bert_name)
     w, b = _get(layer, params, f"{name}.weight"), _get(layer, params, f"{name}.bias")
     if w.dim() == 2 and b.dim() == 1:
         return F.linear(x, w, b)
@@ -177,9 +116,10 @@ def _linear(layer: nn.Module, params: Mapping[str, Tensor], name: str, x: Tensor
     return torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
 
 
-def _norm(layer: nn.Module, params: Mapping[str, Tensor], name: str, x: Tensor) -> Tensor:
+def _norm(layer: nn.Module, params: Mapping[str, Tensor], bert_name: str, x: Tensor) -> Tensor:
     """LayerNorm with shared or per-episode (E, H) affine (``addcmul``: the fused kernel's
     rounding)."""
+    name = _name(layer, bert_name)
     eps = cast(nn.LayerNorm, layer.get_submodule(name)).eps
     w, b = _get(layer, params, f"{name}.weight"), _get(layer, params, f"{name}.bias")
     if w.dim() == 1 and b.dim() == 1:
@@ -199,15 +139,22 @@ def _sdpa(attn: nn.Module) -> bool:
 
 
 def packed_layer(
-    layer: nn.Module, params: Mapping[str, Tensor], x: Tensor, packing: Packing, ext: Tensor
+    layer: nn.Module,
+    params: Mapping[str, Tensor],
+    x: Tensor,
+    packing: Packing,
+    ext: Tensor,
+    position: Tensor | None = None,
 ) -> Tensor:
-    """One BERT block on packed tokens: (E, n, H) -> (E, n, H).
+    """One BERT (or MPNet) block on packed tokens: (E, n, H) -> (E, n, H).
 
-    ``params``: layer-local names (``attention.self.query.weight``, ...) -> shared or (E, ...)
-    tensors; missing names use the layer's own parameters. ``ext``: (E*R, 1, 1, T) additive
-    attention mask (:func:`additive_mask`).
+    ``params``: layer-local names (``attention.self.query.weight``, ...; MPNet's own
+    ``attention.attn.q.weight``, ...) -> shared or (E, ...) tensors; missing names use the
+    layer's own parameters. ``ext``: (E*R, 1, 1, T) additive attention mask; ``position``:
+    MPNet's (1, heads, T, T) relative-position bias, added to the scores first, as its layers
+    do (both from :func:`attention_bias`).
     """
-    attn: Any = layer.get_submodule("attention.self")
+    attn: Any = layer.get_submodule(_name(layer, "attention.self"))
     heads, d = int(attn.num_attention_heads), int(attn.attention_head_size)
     E, R, T = packing.episodes, packing.rows, packing.T
 
@@ -216,10 +163,13 @@ def packed_layer(
         return rows.view(E * R, T, heads, d).transpose(1, 2)
 
     q, k, v = heads_of("query"), heads_of("key"), heads_of("value")
-    if _sdpa(attn):
+    if _sdpa(attn) and position is None:
         ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=ext)  # (E*R, heads, T, d)
     else:
-        scores = q @ k.transpose(-1, -2) / math.sqrt(d) + ext  # (E*R, heads, T, T)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(d)  # (E*R, heads, T, T)
+        if position is not None:
+            scores += position  # in place, MPNet's rounding (bf16 scores stay bf16)
+        scores = scores + ext
         ctx = torch.softmax(scores, dim=-1) @ v  # (E*R, heads, T, d)
     ctx = packing.to_packed(ctx.transpose(1, 2).reshape(E, R, T, heads * d))  # (E, n, A)
     a = _norm(layer, params, "attention.output.LayerNorm",
@@ -235,6 +185,19 @@ def additive_mask(packing: Packing, dtype: torch.dtype) -> Tensor:
     """(E*R, 1, 1, T) attention mask: 0 for real keys, dtype-min for padding."""
     m = packing.mask.reshape(-1, 1, 1, packing.T).to(dtype)
     return (1.0 - m) * torch.finfo(dtype).min
+
+
+def attention_bias(
+    encoder: nn.Module, packing: Packing, dtype: torch.dtype
+) -> tuple[Tensor, Tensor | None]:
+    """``(ext, position)`` for :func:`packed_layer`: the additive mask, and MPNet's
+    relative-position bias (1, heads, T, T) from its encoder's shared table (None for
+    absolute-position encoders). It depends on ``T`` only, like the encoder's own."""
+    ext = additive_mask(packing, dtype)
+    compute = getattr(getattr(encoder, "encoder", None), "compute_position_bias", None)
+    if not callable(compute):
+        return ext, None
+    return ext, compute(ext.new_empty(1, packing.T, 0))
 
 
 def packed_bottom(
@@ -256,8 +219,8 @@ def packed_bottom(
     if project is not None:
         hidden = project(hidden)
     x = packing.to_packed(hidden.unsqueeze(0))  # (1, n, H)
-    ext = additive_mask(packing, x.dtype)
+    ext, position = attention_bias(encoder, packing, x.dtype)
     layers = list(cast(nn.ModuleList, encoder.get_submodule("encoder.layer")))
     for layer in layers[:start]:
-        x = packed_layer(layer, {}, x, packing, ext)
+        x = packed_layer(layer, {}, x, packing, ext, position)
     return x, packing

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from lightning_meta.data.episode import Episode
-from lightning_meta.models.packed import Packing, additive_mask, packed_bottom, packed_layer
+from lightning_meta.models.packed import Packing, attention_bias, packed_bottom, packed_layer
 
 __all__ = ["PackedFeatures", "same_shape"]
 
@@ -56,7 +56,7 @@ class PackedFeatures:
         self.packings = dict(packings)
         self.pooling: Pooling = pooling
         dtype = next(iter(self.hidden.values())).dtype
-        self.ext = {s: additive_mask(p, dtype) for s, p in self.packings.items()}
+        self.bias = {s: attention_bias(encoder, p, dtype) for s, p in self.packings.items()}
 
     @property
     def episodes(self) -> int:
@@ -67,11 +67,11 @@ class PackedFeatures:
 
     def embed(self, params: Mapping[str, Tensor], split: Split) -> Tensor:
         """(E, B, H) pooled embeddings of the support or query rows under ``params``."""
-        x, packing, ext = self.hidden[split], self.packings[split], self.ext[split]
+        x, packing, (ext, position) = self.hidden[split], self.packings[split], self.bias[split]
         for prefix, layer in zip(self.prefixes, self.layers, strict=True):
             cut = len(prefix)
             local = {k[cut:]: v for k, v in params.items() if k.startswith(prefix)}
-            x = packed_layer(layer, local, x, packing, ext)  # (E, n, H)
+            x = packed_layer(layer, local, x, packing, ext, position)  # (E, n, H)
         return packing.pool(x, self.pooling)  # (E, B, H)
 
     @classmethod

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from lightning_meta.models.features import position_bias
 from lightning_meta.models.packing import Packing
 
 __all__ = ["Packing", "attention_bias", "packable", "packed_bottom", "packed_layer"]
@@ -194,10 +195,7 @@ def attention_bias(
     relative-position bias (1, heads, T, T) from its encoder's shared table (None for
     absolute-position encoders). It depends on ``T`` only, like the encoder's own."""
     ext = additive_mask(packing, dtype)
-    compute = getattr(getattr(encoder, "encoder", None), "compute_position_bias", None)
-    if not callable(compute):
-        return ext, None
-    return ext, compute(ext.new_empty(1, packing.T, 0))
+    return ext, position_bias(encoder, ext.new_empty(1, packing.T, 0))
 
 
 def packed_bottom(

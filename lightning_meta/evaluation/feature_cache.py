@@ -99,12 +99,13 @@ def trunk_fingerprints(encoder: nn.Module) -> list[str]:
     h = hashlib.blake2b(digest_size=16)
     h.update(type(encoder).__name__.encode())
     _digest(h, cast(nn.Module, encoder.get_submodule("embeddings")))
-    for shared in ("embeddings_project", "encoder.relative_attention_bias"):  # ELECTRA, MPNet
-        module = getattr(encoder, shared.split(".")[0], None)
-        for part in shared.split(".")[1:]:
-            module = getattr(module, part, None)
-        if isinstance(module, nn.Module):
-            _digest(h, module)
+    inner = getattr(encoder, "encoder", None)
+    for shared in (  # ELECTRA's projection, MPNet's position table
+        getattr(encoder, "embeddings_project", None),
+        getattr(inner, "relative_attention_bias", None),
+    ):
+        if isinstance(shared, nn.Module):
+            _digest(h, shared)
     out = [h.hexdigest()]
     for layer in _layers(encoder):
         _digest(h, layer)

@@ -58,6 +58,10 @@ def build_parser() -> ArgumentParser:
         help="SetFit on the first N episodes of each target (0: no SetFit row)",
     )  # fmt: skip
     p.add_argument(
+        "--setfit-rows", type=Literal["both", "baseline"], default="both",
+        help="both SetFit rows, or the SetFit baseline only (not meta-trained body + SetFit)",
+    )  # fmt: skip
+    p.add_argument(
         "--sentiment-shots", type=int, default=None,
         help="single-source export: shots of its sentiment:movie target (default 8)",
     )  # fmt: skip
@@ -131,7 +135,8 @@ def main(argv: list[str]) -> int:
     rows: Literal["all", "basic"] = "all" if full else "basic"
     tokenizer = str(data_args.get("tokenizer") or "minilm")
     built = report_rows(
-        export, meta, a.baseline, rows, a.setfit_episodes, a.only_meta, tokenizer, adaptation
+        export, meta, a.baseline, rows, a.setfit_episodes, a.only_meta, tokenizer, adaptation,
+        a.setfit_rows,
     )
     t = score_table(built, targets)
     wide = render_wide(t.results, t.counts, paired=t.paired)

@@ -182,10 +182,12 @@ def report_rows(
     only_meta: bool = False,
     tokenizer: str = "minilm",
     adaptation: dict[str, Any] | None = None,
+    setfit_rows: Literal["both", "baseline"] = "both",
 ) -> dict[str, RowSpec]:
     """Row name -> row, in table order (see the module doc). ``only_meta``: the meta-trained
-    rows only (an ablation); ``setfit_episodes`` 0: no SetFit row; ``adaptation``: settings
-    replacing the export's in both fine-tuning rows (:func:`build_rows`)."""
+    rows only (an ablation); ``setfit_episodes`` 0: no SetFit row; ``setfit_rows`` "baseline":
+    the SetFit baseline without the meta-trained body + SetFit row (half SetFit's time);
+    ``adaptation``: settings replacing the export's in both fine-tuning rows (:func:`build_rows`)."""
     pooling = str(meta.adaptation()["pooling"])
     meta_ft = f"meta-trained init ({meta.algorithm}) + fine-tuning"
     modules = (
@@ -202,7 +204,7 @@ def report_rows(
             LogisticRegressionHead.from_encoder(str(export))
         ),
     }
-    if setfit_episodes > 0:  # SetFit as a test-time adaptation of the meta-trained encoder
+    if setfit_episodes > 0 and setfit_rows == "both":  # SetFit adapting the meta-trained body
         out[META_SETFIT] = RowSpec(
             SetFitBaseline(body=str(export), tokenizer=tokenizer, normalize=True),
             max_episodes=setfit_episodes,

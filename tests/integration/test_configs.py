@@ -11,7 +11,10 @@ from lightning_meta.cli.lightning import make_cli
 
 ROOT = Path(__file__).resolve().parents[2] / "configs"
 EXPERIMENTS = sorted((ROOT / "experiment").glob("*.yaml"))
-ABLATIONS = sorted((ROOT / "experiment" / "ablation").glob("*.yaml"))
+# overlays over families.yaml: the ablation arms and `make train`'s own (train/)
+ABLATIONS = sorted((ROOT / "experiment" / "ablation").glob("*.yaml")) + sorted(
+    (ROOT / "experiment" / "train").glob("*.yaml")
+)
 MODELS = sorted((ROOT / "model").glob("*.yaml"))
 DATA = sorted((ROOT / "data").glob("*.yaml"))
 TRAINERS = sorted((ROOT / "trainer").glob("*.yaml"))
@@ -51,11 +54,12 @@ def test_experiment_instantiates(
     assert not hasattr(cli.model, "n_way")  # the episode shape lives on the data side only
 
 
-@pytest.mark.parametrize("path", ABLATIONS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", ABLATIONS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_ablation_overlay_instantiates_on_families(
     path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each arm of configs/experiment/ablation/ is a second --config over families.yaml."""
+    """Each arm of configs/experiment/ablation/ (and train/) is a second --config over
+    families.yaml."""
     monkeypatch.chdir(tmp_path)
     base = ROOT / "experiment" / "families.yaml"
     overlay = yaml.safe_load(path.read_text())

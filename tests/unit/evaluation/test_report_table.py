@@ -222,6 +222,19 @@ def test_families_export_gets_the_family_targets_and_every_row(
     assert (same.mean, same.n) == (0.0, 3)  # the same model rescored: identical episodes
     with pytest.raises(ConfigError, match=r"^episodes_csv\.1: method 'meta-trained"):
         read_named_episodes([str(out / "episodes.csv"), str(only / "episodes.csv")])
+    FakeSetFit.calls, FakeSetFit.bodies = 0, []
+    base_only = tmp_path / "base_only"
+    argv = ["report", "--export", str(export), "--baseline", "tiny", "--episodes", "3",
+            "--setfit-episodes", "2", "--out", str(base_only), "--targets",
+            "sentiment:movie 2-way 8-shot", "--setfit-rows", "baseline"]  # fmt: skip
+    assert main(argv) == 0  # the SetFit baseline alone: no meta-trained body + SetFit row
+    with (base_only / "results.csv").open() as fh:
+        methods = {r[0] for r in list(csv.reader(fh))[1:]}
+    assert methods == set(expected) - {expected[2]}
+    assert FakeSetFit.bodies == [("tiny", False)] and FakeSetFit.calls == 2
+    again = read_named_episodes([f"a={out / 'episodes.csv'}", f"b={base_only / 'episodes.csv'}"])
+    setfit = paired_differences(again, f"a: {expected[-1]}")[f"b: {expected[-1]}"]
+    assert (setfit[FAMILY_NAMES[2]]["acc"].mean, setfit[FAMILY_NAMES[2]]["acc"].n) == (0.0, 2)
 
 
 def test_bad_options_fail_before_scoring(tmp_path: Path) -> None:

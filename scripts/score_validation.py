@@ -3,11 +3,18 @@
     python scripts/score_validation.py --episodes 90 runs/families/export \\
         runs/seed1/runs/families/export runs/soup012/export
 
-Each export adapts with its own settings on the first N validation episodes of the experiment
-(default configs/experiment/families.yaml: its validation families in turn, seed 0), the same
-episodes for every export. Prints each export's mean accuracy, per validation family, and the
-paired per-episode difference to the first export and to the mean of the others (mean ± 95%
-CI, pp): what docs/results.md ("Seeds") decided the weight soup on.
+    python scripts/score_validation.py --config configs/experiment/families.yaml \
+        --config configs/experiment/tune/val_sentiment16.yaml --episodes 96 \
+        --only-family "nyt 16-shot" runs/families_mpnet/export runs/families_mpnet/export@top4/37/0.0115
+
+Each export adapts with its own settings (or, written ``EXPORT@ADAPT/STEPS/LR``, with those
+test-time settings) on the first N validation episodes of the experiment (default
+configs/experiment/families.yaml: its validation families in turn, seed 0; repeated
+``--config`` files are merged in order, lists replaced, as ``fit`` merges them), the same
+episodes for every export; ``--only-family`` scores the episodes of one validation family among
+them. Prints each export's mean accuracy, per validation family, and the paired per-episode
+difference to the first export and to the mean of the others (mean ± 95% CI, pp): what
+docs/results.md ("Seeds") decided the weight soup on.
 """
 
 from __future__ import annotations
@@ -29,19 +36,27 @@ from lightning_meta.evaluation.scoring import score_module
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("exports", nargs="+", help="exported directories; the first is the reference")
-    p.add_argument("--config", default="configs/experiment/families.yaml")
+    p.add_argument("--config", action="append", help="default: configs/experiment/families.yaml")
     p.add_argument("--episodes", type=int, default=90, help="first N validation episodes")
+    p.add_argument("--only-family", default=None, help="score one validation family's episodes")
     a = p.parse_args()
-    data = yaml.safe_load(Path(a.config).read_text())["data"]["init_args"]
+    data: dict[str, Any] = {}
+    for config in a.config or ["configs/experiment/families.yaml"]:
+        data = merged(data, yaml.safe_load(Path(config).read_text())["data"]["init_args"])
     by_tokenizer: dict[str, list[Any]] = {}
     scores = {}
     for path in a.exports:
-        tokens = {**(data.get("tokens") or {}), "tokenizer": export_tokenizer(path, data)}
+        export, overrides = adaptation(path)
+        tokens = {**(data.get("tokens") or {}), "tokenizer": export_tokenizer(export, data)}
         key = str(tokens["tokenizer"])
         if key not in by_tokenizer:
-            by_tokenizer[key] = fixed_episodes({**data, "tokens": tokens}, a.episodes, "val")
+            built = fixed_episodes({**data, "tokens": tokens}, a.episodes, "val")
+            by_tokenizer[key] = [e for e in built if a.only_family in (None, e.task_source)]
+            if not by_tokenizer[key]:
+                raise SystemExit(f"--only-family: no validation episode of '{a.only_family}'")
         episodes = by_tokenizer[key]
-        scores[path] = np.array([s.acc for s in score_module(load_any(path), episodes)])
+        module = load_any(export, overrides=overrides)
+        scores[path] = np.array([s.acc for s in score_module(module, episodes)])
         same_tasks(episodes, next(iter(by_tokenizer.values())))
         families = [e.task_source or "all" for e in episodes]
         per = {
@@ -57,6 +72,31 @@ def main() -> None:
         last, others = a.exports[-1], a.exports[:-1]
         mean = np.mean([scores[o] for o in others], axis=0)
         print(f"{last} - mean of the others: {mean_ci(list(scores[last] - mean))} pp")
+
+
+def merged(base: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """``more`` over ``base``: mappings merged key by key, anything else (lists) replaced."""
+    out = dict(base)
+    for key, value in more.items():
+        old = out.get(key)
+        out[key] = (
+            merged(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+        )
+    return out
+
+
+def adaptation(spec: str) -> tuple[str, dict[str, Any] | None]:
+    """``EXPORT`` -> (EXPORT, None); ``EXPORT@top4/37/0.0115`` -> (EXPORT, test-time overrides)."""
+    export, sep, settings = spec.partition("@")
+    if not sep:
+        return export, None
+    try:
+        adapt, steps, lr = settings.split("/")
+        return export, {"inner": {"adapt": adapt, "steps": int(steps), "lr": float(lr)}}
+    except ValueError:
+        raise SystemExit(
+            f"{spec}: write EXPORT@ADAPT/STEPS/LR, e.g. EXPORT@top2/15/0.0133"
+        ) from None
 
 
 def export_tokenizer(path: str, data: dict[str, Any]) -> str:

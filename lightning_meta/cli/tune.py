@@ -53,7 +53,11 @@ def run_fit(argv: list[str]) -> object:
 def build_parser() -> ArgumentParser:
     p = tool_parser("tune", __doc__)
     p.add_argument(
-        "--config", type=str, required=True, help="experiment YAML (what `fit --config` takes)"
+        "--config",
+        type=str,
+        action="append",
+        required=True,
+        help="experiment YAML (what `fit --config` takes; repeat to merge, like fit)",
     )
     p.add_argument("--space", type=str, required=True, help="search-space YAML (see configs/tune/)")
     p.add_argument("--n-trials", type=int, required=True, help="complete+pruned trials to reach")
@@ -93,7 +97,9 @@ def main(argv: list[str]) -> int:
     from lightning_meta.tuning.tuner import TuneOptions, run_tuning
 
     a = build_parser().parse_args(argv)
-    name = a.study_name or Path(a.config).stem + ("-eval" if a.eval_only else "")
+    name = a.study_name or "+".join(Path(c).stem for c in a.config) + (
+        "-eval" if a.eval_only else ""
+    )
     study_dir = Path(a.study_dir or Path("runs") / "tune" / name)
     spec = StudySpec(
         study_dir=study_dir,
@@ -112,7 +118,8 @@ def main(argv: list[str]) -> int:
         heartbeat_interval=a.heartbeat,
     )
     opts = TuneOptions(
-        config=Path(a.config),
+        config=Path(a.config[0]),
+        more_configs=tuple(Path(c) for c in a.config[1:]),
         space=Path(a.space),
         n_trials=a.n_trials,
         study=spec,

@@ -53,6 +53,7 @@ class TuneOptions:
     score_test: bool = True
     default_trial: bool = True
     command: str = ""
+    more_configs: tuple[Path, ...] = ()  # merged after ``config``, as repeated `fit --config`
 
 
 @dataclass
@@ -139,7 +140,7 @@ def prepare(opts: TuneOptions, resolve: ConfigResolver) -> Plan:
     if opts.n_trials < 0:
         raise ConfigError(f"--n-trials: must be >= 0 (got {opts.n_trials})")
     params = load_space(opts.space)
-    base = ["--config", str(opts.config)]
+    base = [a for c in (opts.config, *opts.more_configs) for a in ("--config", str(c))]
     config = resolve(base)
     model = ""
     if opts.eval_only:

@@ -13,11 +13,16 @@ from lightning_meta.tuning.space import load_space
 from lightning_meta.tuning.tuner import check_space
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
-SPACES = {  # space -> the experiment it searches
-    "default.yaml": "experiment/default.yaml",
-    "eval_only.yaml": "experiment/finetune_wordnet.yaml",
-    "families.yaml": "experiment/families.yaml",
-    "families_eval.yaml": "experiment/families.yaml",
+SPACES = {  # space -> the experiment it searches (its configs, merged in order)
+    "default.yaml": ("experiment/default.yaml",),
+    "eval_only.yaml": ("experiment/finetune_wordnet.yaml",),
+    "families.yaml": ("experiment/families.yaml",),
+    "families_eval.yaml": ("experiment/families.yaml",),
+    "eval_only_deep.yaml": (
+        "experiment/families.yaml",
+        "experiment/train/mpnet.yaml",
+        "experiment/tune/val_sentiment16.yaml",
+    ),
 }
 
 
@@ -28,7 +33,7 @@ def test_every_space_has_its_experiment() -> None:
 @pytest.mark.parametrize("name", sorted(SPACES))
 def test_space_is_valid_for_its_experiment_and_contains_its_values(name: str) -> None:
     params = load_space(CONFIGS / "tune" / name)
-    base = ["--config", str(CONFIGS / SPACES[name])]
+    base = [a for c in SPACES[name] for a in ("--config", str(CONFIGS / c))]
     config = resolve_config(base)
     defaults = check_space(params, resolve_config, base, config)  # each range end parses too
     outside = [p.path for p in params if not p.contains(defaults[p.path])]

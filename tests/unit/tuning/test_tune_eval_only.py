@@ -103,3 +103,30 @@ def test_eval_only_refuses_a_checkpoint(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="not a .ckpt"):
         EvalObjective([], "runs/x/last.ckpt", 3, [])
+
+
+def test_repeated_config_merges_like_fit(tmp_path: Path, tiny_csv: Path) -> None:
+    """`tune --config A --config B`: B overrides A as in `fit`, and every trial gets both."""
+    from lightning_meta.cli.tune import build_parser
+    from lightning_meta.tuning.tuner import prepare
+
+    experiment = write_yaml(tmp_path / "ft.yaml", finetune_experiment(tmp_path, tiny_csv))
+    overlay = write_yaml(
+        tmp_path / "more_val.yaml", {"data": {"init_args": {"stream": {"val_episodes": 7}}}}
+    )
+    space = write_yaml(tmp_path / "space.yaml", SPACE)
+    argv = ["--config", str(experiment), "--config", str(overlay), "--space", str(space)]
+    args = build_parser().parse_args([*argv, "--n-trials", "1"])
+    assert args.config == [str(experiment), str(overlay)]
+    opts = TuneOptions(
+        config=experiment,
+        more_configs=(overlay,),
+        space=space,
+        n_trials=1,
+        study=StudySpec(study_dir=tmp_path / "m", study_name="m"),
+        eval_only=True,
+        model="tiny",
+    )
+    plan = prepare(opts, resolve_config)
+    assert plan.base[:4] == ["--config", str(experiment), "--config", str(overlay)]
+    assert plan.counts["val"] == 7  # the overlay's value, not the experiment's 3

@@ -5,6 +5,10 @@
     lightning-meta tune --eval-only --model minilm \\
         --config configs/experiment/finetune_wordnet.yaml \\
         --space configs/tune/eval_only.yaml --n-trials 16
+    lightning-meta tune --eval-only --model runs/families_mpnet/export \\
+        --config configs/experiment/families.yaml --config configs/experiment/train/mpnet.yaml \\
+        --config configs/experiment/tune/val_sentiment16.yaml \\
+        --space configs/tune/eval_only_deep.yaml --n-trials 10   # configs merged as in fit
 
 Each trial is a `fit` of the experiment (in-process LightningCLI, sampled values as overrides)
 scored on validation episodes; --eval-only instead scores a fixed export or encoder with the

@@ -10,7 +10,7 @@
 Each export adapts with its own settings (or, written ``EXPORT@ADAPT/STEPS/LR``, with those
 test-time settings) on the first N validation episodes of the experiment (default
 configs/experiment/families.yaml: its validation families in turn, seed 0; repeated
-``--config`` files are merged in order, lists replaced, as ``fit`` merges them), the same
+``--config`` files are merged by LightningCLI, exactly as ``fit`` merges them), the same
 episodes for every export; ``--only-family`` scores the episodes of one validation family among
 them. Prints each export's mean accuracy, per validation family, and the paired per-episode
 difference to the first export and to the mean of the others (mean ± 95% CI, pp): what
@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
+from lightning_meta.cli.tune import resolve_config
 from lightning_meta.evaluation.episodes import fixed_episodes
 from lightning_meta.evaluation.loading import load_any
 from lightning_meta.evaluation.metrics import mean_ci
@@ -40,9 +40,10 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=90, help="first N validation episodes")
     p.add_argument("--only-family", default=None, help="score one validation family's episodes")
     a = p.parse_args()
-    data: dict[str, Any] = {}
-    for config in a.config or ["configs/experiment/families.yaml"]:
-        data = merged(data, yaml.safe_load(Path(config).read_text())["data"]["init_args"])
+    configs = a.config or ["configs/experiment/families.yaml"]
+    data = dict(
+        resolve_config([arg for c in configs for arg in ("--config", c)])["data"]["init_args"]
+    )
     by_tokenizer: dict[str, list[Any]] = {}
     scores = {}
     for path in a.exports:
@@ -72,17 +73,6 @@ def main() -> None:
         last, others = a.exports[-1], a.exports[:-1]
         mean = np.mean([scores[o] for o in others], axis=0)
         print(f"{last} - mean of the others: {mean_ci(list(scores[last] - mean))} pp")
-
-
-def merged(base: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
-    """``more`` over ``base``: mappings merged key by key, anything else (lists) replaced."""
-    out = dict(base)
-    for key, value in more.items():
-        old = out.get(key)
-        out[key] = (
-            merged(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
-        )
-    return out
 
 
 def adaptation(spec: str) -> tuple[str, dict[str, Any] | None]:

@@ -12,7 +12,10 @@ test-time settings) on the first N validation episodes of the experiment (defaul
 configs/experiment/families.yaml: its validation families in turn, seed 0; repeated
 ``--config`` files are merged by LightningCLI, exactly as ``fit`` merges them), the same
 episodes for every export; ``--only-family`` scores the episodes of one validation family among
-them. Prints each export's mean accuracy, per validation family, and the paired per-episode
+them. ``setfit:BODY`` (``setfit:mpnet``, ``setfit:minilm`` or ``setfit:EXPORT``) scores SetFit
+with its library defaults from that body on the same episodes, as report's SetFit rows (an
+export's body gets report's unit-length ``Normalize``); its texts are decoded with the
+tokenizer of the first export, so put an export first. Prints each export's mean accuracy, per validation family, and the paired per-episode
 difference to the first export and to the mean of the others (mean ± 95% CI, pp): what
 docs/results.md ("Seeds") decided the weight soup on.
 """
@@ -47,6 +50,13 @@ def main() -> None:
     by_tokenizer: dict[str, list[Any]] = {}
     scores = {}
     for path in a.exports:
+        if path.startswith("setfit:"):
+            if not by_tokenizer:
+                raise SystemExit(f"{path}: put an export first; SetFit decodes its episodes")
+            tokenizer = export_tokenizer(a.exports[0], data)
+            scores[path] = score_setfit(path, tokenizer, by_tokenizer[tokenizer])
+            print(f"{path}: val acc {100 * scores[path].mean():.2f}", flush=True)
+            continue
         export, overrides = adaptation(path)
         tokens = {**(data.get("tokens") or {}), "tokenizer": export_tokenizer(export, data)}
         key = str(tokens["tokenizer"])
@@ -87,6 +97,15 @@ def adaptation(spec: str) -> tuple[str, dict[str, Any] | None]:
         raise SystemExit(
             f"{spec}: write EXPORT@ADAPT/STEPS/LR, e.g. EXPORT@top2/15/0.0133"
         ) from None
+
+
+def score_setfit(spec: str, tokenizer: str, episodes: list[Any]) -> np.ndarray:
+    """Per-episode accuracy of SetFit (library defaults) from ``spec``'s body on ``episodes``."""
+    from lightning_meta.evaluation.baselines import SetFitBaseline
+
+    body = spec.removeprefix("setfit:")
+    model = SetFitBaseline(body=body, tokenizer=tokenizer, normalize=Path(body).is_dir())
+    return np.array([s.acc for s in score_module(model, episodes, progress=spec)])
 
 
 def export_tokenizer(path: str, data: dict[str, Any]) -> str:

@@ -42,6 +42,7 @@ def main() -> None:
     p.add_argument("--config", action="append", help="default: configs/experiment/families.yaml")
     p.add_argument("--episodes", type=int, default=90, help="first N validation episodes")
     p.add_argument("--only-family", default=None, help="score one validation family's episodes")
+    p.add_argument("--out", type=Path, default=None, help="write per-episode accuracies (CSV)")
     a = p.parse_args()
     configs = a.config or ["configs/experiment/families.yaml"]
     data = dict(
@@ -76,6 +77,12 @@ def main() -> None:
         }
         shown = ", ".join(f"{f} {v:.2f}" for f, v in per.items())
         print(f"{path}: val acc {100 * scores[path].mean():.2f} ({shown})", flush=True)
+    if a.out is not None:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        lines = ["episode," + ",".join(a.exports)]
+        lines += [f"{i}," + ",".join(f"{scores[x][i]:.6f}" for x in a.exports)
+                  for i in range(len(scores[a.exports[0]]))]  # fmt: skip
+        a.out.write_text("\n".join(lines) + "\n")
     first, *rest = a.exports
     for path in rest:
         print(f"{path} - {first}: {mean_ci(list(scores[path] - scores[first]))} pp")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
+import numpy as np
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "score_validation.py"
@@ -39,3 +40,28 @@ def test_setfit_first_is_refused_before_any_work(
     monkeypatch.setattr(script, "fixed_episodes", lambda *a: pytest.fail("built episodes"))
     with pytest.raises(SystemExit, match="put an export first"):
         script.main()
+
+
+def test_out_writes_each_rows_per_episode_accuracies(
+    script: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    episodes = [SimpleNamespace(task_source="nyt 16-shot", index=i) for i in range(3)]
+    accs = {"a": [1.0, 0.5, 0.75], "b": [0.5, 0.5, 1.0], "setfit:mpnet": [0.25, 1.0, 0.5]}
+    monkeypatch.setattr(script, "resolve_config", lambda _: {"data": {"init_args": {}}})
+    monkeypatch.setattr(script, "export_tokenizer", lambda *_: "tiny")
+    monkeypatch.setattr(script, "fixed_episodes", lambda *_: episodes)
+    monkeypatch.setattr(script, "load_any", lambda path, overrides: path)
+    monkeypatch.setattr(script, "same_tasks", lambda *_: None)
+    monkeypatch.setattr(
+        script, "score_module", lambda m, eps, **_: [SimpleNamespace(acc=x) for x in accs[m]]
+    )
+    monkeypatch.setattr(script, "score_setfit", lambda spec, tok, eps: np.array(accs[spec]))
+    out = tmp_path / "scores.csv"
+    monkeypatch.setattr(
+        sys, "argv", ["score_validation.py", "--out", str(out), "a", "setfit:mpnet", "b"]
+    )
+    script.main()
+    rows = out.read_text().splitlines()
+    assert rows[0] == "episode,a,setfit:mpnet,b"
+    assert rows[2] == "1,0.500000,1.000000,0.500000"
+    assert len(rows) == 4

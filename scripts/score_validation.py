@@ -15,9 +15,10 @@ episodes for every export; ``--only-family`` scores the episodes of one validati
 them. ``setfit:BODY`` (``setfit:mpnet``, ``setfit:minilm`` or ``setfit:EXPORT``) scores SetFit
 with its library defaults from that body on the same episodes, as report's SetFit rows (an
 export's body gets report's unit-length ``Normalize``); its texts are decoded with the
-tokenizer of the first export, so put an export first. Prints each export's mean accuracy, per validation family, and the paired per-episode
-difference to the first export and to the mean of the others (mean ± 95% CI, pp): what
-docs/results.md ("Seeds") decided the weight soup on.
+tokenizer of the first export, so put an export first. Prints each export's mean accuracy,
+per validation family, and the paired per-episode difference to the first export and to the
+mean of the others (mean ± 95% CI, pp): what docs/results.md ("Seeds") decided the weight soup
+on. ``--out`` also writes every row's per-episode accuracy to a CSV, for later pairing.
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ export's body gets report's unit-length ``Normalize``); its texts are decoded wi
 tokenizer of the first export, so put an export first. Prints each export's mean accuracy,
 per validation family, and the paired per-episode difference to the first export and to the
 mean of the others (mean ± 95% CI, pp): what docs/results.md ("Seeds") decided the weight soup
-on. ``--out`` also writes every row's per-episode accuracy to a CSV, for later pairing.
+on, and, when the episodes span several validation families, the same paired difference per
+family. ``--out`` also writes every row's per-episode accuracy (with the episode's family) to a
+CSV, for later pairing.
 """
 
 from __future__ import annotations
@@ -78,19 +80,42 @@ def main() -> None:
         }
         shown = ", ".join(f"{f} {v:.2f}" for f, v in per.items())
         print(f"{path}: val acc {100 * scores[path].mean():.2f} ({shown})", flush=True)
+    families = [e.task_source or "all" for e in next(iter(by_tokenizer.values()))]
     if a.out is not None:
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        lines = ["episode," + ",".join(a.exports)]
-        lines += [f"{i}," + ",".join(f"{scores[x][i]:.6f}" for x in a.exports)
-                  for i in range(len(scores[a.exports[0]]))]  # fmt: skip
-        a.out.write_text("\n".join(lines) + "\n")
-    first, *rest = a.exports
+        write_scores(a.out, a.exports, families, scores)
+    for line in paired_lines(a.exports, families, scores):
+        print(line)
+
+
+def write_scores(
+    out: Path, rows: list[str], families: list[str], scores: dict[str, np.ndarray]
+) -> None:
+    """One line per episode: its index, its validation family, every row's accuracy."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["episode,family," + ",".join(rows)]
+    lines += [f"{i},{f}," + ",".join(f"{scores[x][i]:.6f}" for x in rows)
+              for i, f in enumerate(families)]  # fmt: skip
+    out.write_text("\n".join(lines) + "\n")
+
+
+def paired_lines(rows: list[str], families: list[str], scores: dict[str, np.ndarray]) -> list[str]:
+    """Each row minus the first, paired per episode (pp, mean ± 95% CI), overall and, when the
+    episodes span several validation families, per family; then the last row minus the mean
+    of the others (three rows or more)."""
+    names = list(dict.fromkeys(families))
+    masks = {f: np.array([g == f for g in families]) for f in names}
+    first, *rest = rows
+    lines = []
     for path in rest:
-        print(f"{path} - {first}: {mean_ci(list(scores[path] - scores[first]))} pp")
-    if len(a.exports) >= 3:
-        last, others = a.exports[-1], a.exports[:-1]
+        diff = scores[path] - scores[first]
+        lines.append(f"{path} - {first}: {mean_ci(list(diff))} pp")
+        if len(names) > 1:
+            lines += [f"  {f}: {mean_ci(list(diff[m]))} pp" for f, m in masks.items()]
+    if len(rows) >= 3:
+        last, others = rows[-1], rows[:-1]
         mean = np.mean([scores[o] for o in others], axis=0)
-        print(f"{last} - mean of the others: {mean_ci(list(scores[last] - mean))} pp")
+        lines.append(f"{last} - mean of the others: {mean_ci(list(scores[last] - mean))} pp")
+    return lines
 
 
 def adaptation(spec: str) -> tuple[str, dict[str, Any] | None]:

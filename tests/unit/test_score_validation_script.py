@@ -62,6 +62,21 @@ def test_out_writes_each_rows_per_episode_accuracies(
     )
     script.main()
     rows = out.read_text().splitlines()
-    assert rows[0] == "episode,a,setfit:mpnet,b"
-    assert rows[2] == "1,0.500000,1.000000,0.500000"
+    assert rows[0] == "episode,family,a,setfit:mpnet,b"
+    assert rows[2] == "1,nyt 16-shot,0.500000,1.000000,0.500000"
     assert len(rows) == 4
+
+
+def test_paired_lines_per_family_by_hand(script: ModuleType) -> None:
+    # Two families, two episodes each; b - a per episode: wordnet (+0.5, 0.0), nyt (-0.25, -0.25).
+    scores = {"a": np.array([0.5, 1.0, 0.75, 0.5]), "b": np.array([1.0, 1.0, 0.5, 0.25])}
+    families = ["wordnet", "wordnet", "nyt", "nyt"]
+    lines = script.paired_lines(["a", "b"], families, scores)
+    # overall: mean 0.0, sd of (0.5, 0, -0.25, -0.25) = 0.3536 -> 1.96 * 0.3536 / 2 = 0.3465
+    assert lines[0] == "b - a: 0.00 ± 34.65 pp"
+    # wordnet: mean 0.25, sd 0.3536, n 2 -> 1.96 * 0.3536 / sqrt(2) = 0.49; nyt: -0.25 ± 0
+    assert lines[1:] == ["  wordnet: 25.00 ± 49.00 pp", "  nyt: -25.00 ± 0.00 pp"]
+    # one family: no per-family lines; three rows: the last minus the mean of the others
+    one = script.paired_lines(["a", "b", "b"], ["x"] * 4, {**scores})
+    assert one[-1] == "b - mean of the others: 0.00 ± 17.32 pp"
+    assert len(one) == 3

@@ -12,8 +12,9 @@ test-time settings) on the first N validation episodes of the experiment (defaul
 configs/experiment/families.yaml: its validation families in turn, seed 0; repeated
 ``--config`` files are merged by LightningCLI, exactly as ``fit`` merges them), the same
 episodes for every export; ``--only-family`` scores the episodes of one validation family among
-them. ``setfit:BODY`` (``setfit:mpnet``, ``setfit:minilm`` or ``setfit:EXPORT``) scores SetFit
-with its library defaults from that body on the same episodes, as report's SetFit rows (an
+them, and ``--skip N`` leaves out the first N of those (to extend an earlier run with new
+episodes). ``setfit:BODY`` (``setfit:mpnet``, ``setfit:minilm`` or ``setfit:EXPORT``) scores
+SetFit with its library defaults from that body on the same episodes, as report's SetFit rows (an
 export's body gets report's unit-length ``Normalize``); its texts are decoded with the
 tokenizer of the first export, so put an export first. Prints each export's mean accuracy,
 per validation family, and the paired per-episode difference to the first export and to the
@@ -45,6 +46,9 @@ def main() -> None:
     p.add_argument("--config", action="append", help="default: configs/experiment/families.yaml")
     p.add_argument("--episodes", type=int, default=90, help="first N validation episodes")
     p.add_argument("--only-family", default=None, help="score one validation family's episodes")
+    p.add_argument(
+        "--skip", type=int, default=0, help="leave out the first N of those (scored before)"
+    )
     p.add_argument("--out", type=Path, default=None, help="write per-episode accuracies (CSV)")
     a = p.parse_args()
     configs = a.config or ["configs/experiment/families.yaml"]
@@ -66,9 +70,12 @@ def main() -> None:
         key = str(tokens["tokenizer"])
         if key not in by_tokenizer:
             built = fixed_episodes({**data, "tokens": tokens}, a.episodes, "val")
-            by_tokenizer[key] = [e for e in built if a.only_family in (None, e.task_source)]
-            if not by_tokenizer[key]:
+            chosen = [e for e in built if a.only_family in (None, e.task_source)]
+            if not chosen:
                 raise SystemExit(f"--only-family: no validation episode of '{a.only_family}'")
+            by_tokenizer[key] = chosen[a.skip :]
+            if not by_tokenizer[key]:
+                raise SystemExit(f"--skip: {a.skip} leaves none of {len(chosen)} episodes")
         episodes = by_tokenizer[key]
         module = load_any(export, overrides=overrides)
         scores[path] = np.array([s.acc for s in score_module(module, episodes)])
@@ -80,21 +87,27 @@ def main() -> None:
         }
         shown = ", ".join(f"{f} {v:.2f}" for f, v in per.items())
         print(f"{path}: val acc {100 * scores[path].mean():.2f} ({shown})", flush=True)
-    families = [e.task_source or "all" for e in next(iter(by_tokenizer.values()))]
+    scored = next(iter(by_tokenizer.values()))
+    families = [e.task_source or "all" for e in scored]
     if a.out is not None:
-        write_scores(a.out, a.exports, families, scores)
+        write_scores(a.out, a.exports, [e.index for e in scored], families, scores)
     for line in paired_lines(a.exports, families, scores):
         print(line)
 
 
 def write_scores(
-    out: Path, rows: list[str], families: list[str], scores: dict[str, np.ndarray]
+    out: Path,
+    rows: list[str],
+    indices: list[int],
+    families: list[str],
+    scores: dict[str, np.ndarray],
 ) -> None:
-    """One line per episode: its index, its validation family, every row's accuracy."""
+    """One line per episode: its index among the validation episodes, its family, every row's
+    accuracy."""
     out.parent.mkdir(parents=True, exist_ok=True)
     lines = ["episode,family," + ",".join(rows)]
-    lines += [f"{i},{f}," + ",".join(f"{scores[x][i]:.6f}" for x in rows)
-              for i, f in enumerate(families)]  # fmt: skip
+    lines += [f"{e},{f}," + ",".join(f"{scores[x][i]:.6f}" for x in rows)
+              for i, (e, f) in enumerate(zip(indices, families, strict=True))]  # fmt: skip
     out.write_text("\n".join(lines) + "\n")
 
 

@@ -42,29 +42,55 @@ def test_setfit_first_is_refused_before_any_work(
         script.main()
 
 
-def test_out_writes_each_rows_per_episode_accuracies(
-    script: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    episodes = [SimpleNamespace(task_source="nyt 16-shot", index=i) for i in range(3)]
-    accs = {"a": [1.0, 0.5, 0.75], "b": [0.5, 0.5, 1.0], "setfit:mpnet": [0.25, 1.0, 0.5]}
+def _fake_scoring(
+    script: ModuleType, monkeypatch: pytest.MonkeyPatch, accs: dict[str, list[float]]
+) -> list[SimpleNamespace]:
+    """Five nyt 16-shot episodes (validation indices 3, 7, ...) among 20 of two families; a
+    row's accuracies are looked up by its name, in the order of the episodes it is given."""
+    built = [
+        SimpleNamespace(task_source="nyt 16-shot" if i % 4 == 3 else "wordnet", index=i)
+        for i in range(20)
+    ]
     monkeypatch.setattr(script, "resolve_config", lambda _: {"data": {"init_args": {}}})
     monkeypatch.setattr(script, "export_tokenizer", lambda *_: "tiny")
-    monkeypatch.setattr(script, "fixed_episodes", lambda *_: episodes)
+    monkeypatch.setattr(script, "fixed_episodes", lambda *_: built)
     monkeypatch.setattr(script, "load_any", lambda path, overrides: path)
     monkeypatch.setattr(script, "same_tasks", lambda *_: None)
     monkeypatch.setattr(
-        script, "score_module", lambda m, eps, **_: [SimpleNamespace(acc=x) for x in accs[m]]
+        script,
+        "score_module",
+        lambda m, eps, **_: [SimpleNamespace(acc=accs[m][i]) for i in range(len(eps))],
     )
-    monkeypatch.setattr(script, "score_setfit", lambda spec, tok, eps: np.array(accs[spec]))
-    out = tmp_path / "scores.csv"
     monkeypatch.setattr(
-        sys, "argv", ["score_validation.py", "--out", str(out), "a", "setfit:mpnet", "b"]
+        script, "score_setfit", lambda spec, tok, eps: np.array(accs[spec][: len(eps)])
     )
+    return built
+
+
+def test_out_writes_each_rows_per_episode_accuracies(
+    script: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    accs = {"a": [1.0, 0.5, 0.75], "b": [0.5, 0.5, 1.0], "setfit:mpnet": [0.25, 1.0, 0.5]}
+    _fake_scoring(script, monkeypatch, {k: v + [0.0] * 2 for k, v in accs.items()})
+    out = tmp_path / "scores.csv"
+    argv = ["--only-family", "nyt 16-shot", "--skip", "2", "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", ["score_validation.py", *argv, "a", "setfit:mpnet", "b"])
     script.main()
     rows = out.read_text().splitlines()
     assert rows[0] == "episode,family,a,setfit:mpnet,b"
-    assert rows[2] == "1,nyt 16-shot,0.500000,1.000000,0.500000"
-    assert len(rows) == 4
+    # --skip 2 leaves the 3rd to 5th nyt episodes: validation indices 11, 15, 19
+    assert [r.split(",")[0] for r in rows[1:]] == ["11", "15", "19"]
+    assert rows[2] == "15,nyt 16-shot,0.500000,1.000000,0.500000"
+
+
+def test_skip_past_every_episode_is_refused(
+    script: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_scoring(script, monkeypatch, {"a": [1.0] * 5})
+    argv = ["--only-family", "nyt 16-shot", "--skip", "5", "a"]
+    monkeypatch.setattr(sys, "argv", ["score_validation.py", *argv])
+    with pytest.raises(SystemExit, match="--skip: 5 leaves none of 5 episodes"):
+        script.main()
 
 
 def test_paired_lines_per_family_by_hand(script: ModuleType) -> None:

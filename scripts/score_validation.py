@@ -51,6 +51,8 @@ def main() -> None:
     )
     p.add_argument("--out", type=Path, default=None, help="write per-episode accuracies (CSV)")
     a = p.parse_args()
+    if a.skip < 0:
+        raise SystemExit(f"--skip: must be >= 0 (got {a.skip})")
     configs = a.config or ["configs/experiment/families.yaml"]
     data = dict(
         resolve_config([arg for c in configs for arg in ("--config", c)])["data"]["init_args"]

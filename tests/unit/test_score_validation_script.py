@@ -103,6 +103,6 @@ def test_paired_lines_per_family_by_hand(script: ModuleType) -> None:
     # wordnet: mean 0.25, sd 0.3536, n 2 -> 1.96 * 0.3536 / sqrt(2) = 0.49; nyt: -0.25 ± 0
     assert lines[1:] == ["  wordnet: 25.00 ± 49.00 pp", "  nyt: -25.00 ± 0.00 pp"]
     # one family: no per-family lines; three rows: the last minus the mean of the others
-    one = script.paired_lines(["a", "b", "b"], ["x"] * 4, {**scores})
+    one = script.paired_lines(["a", "b", "b"], ["x"] * 4, scores)
     assert one[-1] == "b - mean of the others: 0.00 ± 17.32 pp"
     assert len(one) == 3

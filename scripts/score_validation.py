@@ -16,7 +16,10 @@ them, and ``--skip N`` leaves out the first N of those (to extend an earlier run
 episodes). ``setfit:BODY`` (``setfit:mpnet``, ``setfit:minilm`` or ``setfit:EXPORT``) scores
 SetFit with its library defaults from that body on the same episodes, as report's SetFit rows (an
 export's body gets report's unit-length ``Normalize``); its texts are decoded with the
-tokenizer of the first export, so put an export first. Prints each export's mean accuracy,
+tokenizer of the first export, so put an export first. ``mix:W:A+B`` scores the weighted average
+of two rows' query probabilities (``A`` with weight ``W``, ``B`` with ``1 - W``; ``A`` and ``B``
+are specs as above, e.g. ``mix:0.5:setfit:mpnet+runs/x/export``): a row that is also scored on
+its own is computed once per episode and shared. Prints each export's mean accuracy,
 per validation family, and the paired per-episode difference to the first export and to the
 mean of the others (mean ± 95% CI, pp): what docs/results.md ("Seeds") decided the weight soup
 on, and, when the episodes span several validation families, the same paired difference per
@@ -57,31 +60,33 @@ def main() -> None:
     data = dict(
         resolve_config([arg for c in configs for arg in ("--config", c)])["data"]["init_args"]
     )
+    if a.exports[0].startswith(("setfit:", "mix:")):
+        raise SystemExit(f"{a.exports[0]}: put an export first; the other rows decode its episodes")
     by_tokenizer: dict[str, list[Any]] = {}
-    scores = {}
-    for path in a.exports:
-        if path.startswith("setfit:"):
-            if not by_tokenizer:
-                raise SystemExit(f"{path}: put an export first; SetFit decodes its episodes")
-            tokenizer = export_tokenizer(a.exports[0], data)
-            scores[path] = score_setfit(path, tokenizer, by_tokenizer[tokenizer])
-            print(f"{path}: val acc {100 * scores[path].mean():.2f}", flush=True)
-            continue
-        export, overrides = adaptation(path)
-        tokens = {**(data.get("tokens") or {}), "tokenizer": export_tokenizer(export, data)}
-        key = str(tokens["tokenizer"])
-        if key not in by_tokenizer:
+
+    def episodes_of(tokenizer: str) -> list[Any]:
+        """The chosen validation episodes, built with ``tokenizer`` (once)."""
+        if tokenizer not in by_tokenizer:
+            tokens = {**(data.get("tokens") or {}), "tokenizer": tokenizer}
             built = fixed_episodes({**data, "tokens": tokens}, a.episodes, "val")
             chosen = [e for e in built if a.only_family in (None, e.task_source)]
             if not chosen:
                 raise SystemExit(f"--only-family: no validation episode of '{a.only_family}'")
-            by_tokenizer[key] = chosen[a.skip :]
-            if not by_tokenizer[key]:
+            by_tokenizer[tokenizer] = chosen[a.skip :]
+            if not by_tokenizer[tokenizer]:
                 raise SystemExit(f"--skip: {a.skip} leaves none of {len(chosen)} episodes")
-        episodes = by_tokenizer[key]
-        module = load_any(export, overrides=overrides)
-        scores[path] = np.array([s.acc for s in score_module(module, episodes)])
-        same_tasks(episodes, next(iter(by_tokenizer.values())))
+            same_tasks(by_tokenizer[tokenizer], next(iter(by_tokenizer.values())))
+        return by_tokenizer[tokenizer]
+
+    first = export_tokenizer(adaptation(a.exports[0])[0], data)
+    rows = Rows(first, data)
+    scores = {}
+    for path in a.exports:
+        own = path.startswith(("setfit:", "mix:"))
+        episodes = episodes_of(first if own else export_tokenizer(adaptation(path)[0], data))
+        export, overrides = adaptation(path)  # an export on its own: the cached fast path
+        model = rows.get(path) if own else load_any(export, overrides=overrides)
+        scores[path] = np.array([s.acc for s in score_module(model, episodes, progress=path)])
         families = [e.task_source or "all" for e in episodes]
         per = {
             f: 100 * scores[path][[g == f for g in families]].mean()
@@ -89,7 +94,7 @@ def main() -> None:
         }
         shown = ", ".join(f"{f} {v:.2f}" for f, v in per.items())
         print(f"{path}: val acc {100 * scores[path].mean():.2f} ({shown})", flush=True)
-    scored = next(iter(by_tokenizer.values()))
+    scored = episodes_of(first)
     families = [e.task_source or "all" for e in scored]
     if a.out is not None:
         write_scores(a.out, a.exports, [e.index for e in scored], families, scores)
@@ -147,13 +152,46 @@ def adaptation(spec: str) -> tuple[str, dict[str, Any] | None]:
         ) from None
 
 
-def score_setfit(spec: str, tokenizer: str, episodes: list[Any]) -> np.ndarray:
-    """Per-episode accuracy of SetFit (library defaults) from ``spec``'s body on ``episodes``."""
-    from lightning_meta.evaluation.baselines import SetFitBaseline
+class Rows:
+    """The evaluator of each row spec, built once (a spec inside a ``mix:`` and on its own is
+    the same memoized evaluator, so its per-episode outputs are computed once)."""
 
-    body = spec.removeprefix("setfit:")
-    model = SetFitBaseline(body=body, tokenizer=tokenizer, normalize=Path(body).is_dir())
-    return np.array([s.acc for s in score_module(model, episodes, progress=spec)])
+    def __init__(self, tokenizer: str, data: dict[str, Any]) -> None:
+        self.tokenizer, self.data = tokenizer, data
+        self.built: dict[str, Any] = {}
+
+    def get(self, spec: str) -> Any:
+        if spec not in self.built:
+            self.built[spec] = self.build(spec)
+        return self.built[spec]
+
+    def build(self, spec: str) -> Any:
+        from lightning_meta.evaluation.ensemble import Memoized, ProbabilityAverage
+
+        if spec.startswith("mix:"):
+            weight, sep, pair = spec.removeprefix("mix:").partition(":")
+            parts = pair.split("+")
+            try:
+                w = float(weight)
+            except ValueError:
+                w = float("nan")
+            if not sep or len(parts) != 2 or not 0 < w < 1:
+                raise SystemExit(
+                    f"{spec}: write mix:W:A+B with 0 < W < 1, e.g. mix:0.5:setfit:mpnet+EXPORT"
+                )
+            return ProbabilityAverage([(self.get(parts[0]), w), (self.get(parts[1]), 1 - w)])
+        if spec.startswith("setfit:"):
+            from lightning_meta.evaluation.baselines import SetFitBaseline
+
+            body = spec.removeprefix("setfit:")
+            normalize = Path(body).is_dir()
+            return Memoized(
+                SetFitBaseline(body=body, tokenizer=self.tokenizer, normalize=normalize)
+            )
+        export, overrides = adaptation(spec)  # a mix's member: the first export's episodes
+        if export_tokenizer(export, self.data) != self.tokenizer:
+            raise SystemExit(f"{spec}: a mix's export must share the first export's tokenizer")
+        return Memoized(load_any(export, overrides=overrides))
 
 
 def export_tokenizer(path: str, data: dict[str, Any]) -> str:

@@ -62,6 +62,11 @@ def build_parser() -> ArgumentParser:
         help="both SetFit rows, or the SetFit baseline only (not meta-trained body + SetFit)",
     )  # fmt: skip
     p.add_argument(
+        "--setfit-mix", type=float, default=0.0,
+        help="also average the meta-trained fine-tuning's probabilities with SetFit's, SetFit "
+        "weighted W in (0, 1) (choose W on validation: scripts/score_validation.py mix:W:...)",
+    )  # fmt: skip
+    p.add_argument(
         "--sentiment-shots", type=int, default=None,
         help="single-source export: shots of its sentiment:movie target (default 8)",
     )  # fmt: skip
@@ -136,7 +141,7 @@ def main(argv: list[str]) -> int:
     tokenizer = str(data_args.get("tokenizer") or "minilm")
     built = report_rows(
         export, meta, a.baseline, rows, a.setfit_episodes, a.only_meta, tokenizer, adaptation,
-        a.setfit_rows,
+        a.setfit_rows, a.setfit_mix,
     )  # fmt: skip
     t = score_table(built, targets)
     wide = render_wide(t.results, t.counts, paired=t.paired)

@@ -9,7 +9,9 @@ the held-out classes of its training data (same class split) and ``sentiment:mov
 
 Rows (the meta-trained ones start with ``meta-trained``): the meta-trained init + its own
 fine-tuning; the meta-trained embeddings + logistic regression; with ``setfit_episodes``,
-SetFit's recipe started from the meta-trained encoder; the pretrained init + the same
+SetFit's recipe started from the meta-trained encoder; with ``setfit_mix`` W, the meta-trained
+fine-tuning's query probabilities averaged with SetFit's (SetFit weight W, fitted once per
+episode for both rows, :mod:`~lightning_meta.evaluation.ensemble`); the pretrained init + the same
 fine-tuning; the frozen pretrained encoder + nearest centroid; + logistic regression; VADER
 (sentiment targets only); SetFit (the first ``setfit_episodes`` episodes). The baseline rows
 take every evaluation setting from the export (``meta.adaptation()``), so "same fine-tuning"
@@ -28,6 +30,7 @@ from lightning_meta.evaluation.baselines import (
     SetFitBaseline,
     VaderZeroShot,
 )
+from lightning_meta.evaluation.ensemble import Memoized, ProbabilityAverage
 from lightning_meta.evaluation.export_meta import META_FILE, ExportMeta
 from lightning_meta.evaluation.loading import load_module_from_export
 from lightning_meta.evaluation.paired_table import RowSpec, TargetSpec
@@ -36,9 +39,15 @@ from lightning_meta.lightning.base import EpisodicModule
 META_SETFIT = "meta-trained body + SetFit (library defaults)"
 """SetFit's recipe (same defaults as the SetFit row) started from the meta-trained encoder."""
 
+
+def mix_row(weight: float) -> str:
+    """Name of the row averaging the meta-trained fine-tuning with SetFit (SetFit weight)."""
+    return f"meta-trained init + fine-tuning, averaged with SetFit (SetFit weight {weight:g})"
+
+
 __all__ = [
     "META_SETFIT",
-    "build_rows", "build_targets", "family_targets", "is_families", "read_export",
+    "build_rows", "mix_row", "build_targets", "family_targets", "is_families", "read_export",
     "report_rows", "report_targets", "target_args",
 ]  # fmt: skip
 
@@ -183,11 +192,20 @@ def report_rows(
     tokenizer: str = "minilm",
     adaptation: dict[str, Any] | None = None,
     setfit_rows: Literal["both", "baseline"] = "both",
+    setfit_mix: float = 0.0,
 ) -> dict[str, RowSpec]:
     """Row name -> row, in table order (see the module doc). ``only_meta``: the meta-trained
     rows only (an ablation); ``setfit_episodes`` 0: no SetFit row; ``setfit_rows`` "baseline":
     the SetFit baseline without the meta-trained body + SetFit row (half SetFit's time);
-    ``adaptation``: settings replacing the export's in both fine-tuning rows (:func:`build_rows`)."""
+    ``adaptation``: settings replacing the export's in both fine-tuning rows (:func:`build_rows`);
+    ``setfit_mix`` W in (0, 1): also the average of the first row's and SetFit's query
+    probabilities (:func:`mix_row`), on SetFit's episodes (0: no such row)."""
+    if setfit_mix and not 0 < setfit_mix < 1:
+        raise ConfigError(
+            f"setfit-mix: SetFit's weight must lie in (0, 1) (got {setfit_mix}); 0: no row"
+        )
+    if setfit_mix and setfit_episodes <= 0:
+        raise ConfigError("setfit-mix: needs SetFit episodes (--setfit-episodes > 0)")
     pooling = str(meta.adaptation()["pooling"])
     meta_ft = f"meta-trained init ({meta.algorithm}) + fine-tuning"
     modules = (
@@ -204,6 +222,14 @@ def report_rows(
             LogisticRegressionHead.from_encoder(str(export))
         ),
     }
+    body = "MiniLM" if baseline == "minilm" else baseline
+    wanted = setfit_episodes > 0 and (bool(setfit_mix) or not only_meta)
+    setfit = Memoized(SetFitBaseline(body=baseline, tokenizer=tokenizer)) if wanted else None
+    if setfit is not None and setfit_mix:  # one SetFit fit per episode serves both rows
+        out[mix_row(setfit_mix)] = RowSpec(
+            ProbabilityAverage([(Memoized(modules[first]), 1 - setfit_mix), (setfit, setfit_mix)]),
+            max_episodes=setfit_episodes,
+        )
     if setfit_episodes > 0 and setfit_rows == "both":  # SetFit adapting the meta-trained body
         out[META_SETFIT] = RowSpec(
             SetFitBaseline(body=str(export), tokenizer=tokenizer, normalize=True),
@@ -216,9 +242,8 @@ def report_rows(
         LogisticRegressionHead.from_encoder(baseline, pooling=pooling)
     )
     out["VADER (zero-shot lexicon)"] = RowSpec(VaderZeroShot(tokenizer), sentiment_only=True)
-    if setfit_episodes > 0:  # paired with the meta-trained SetFit row: what the init adds
-        body = "MiniLM" if baseline == "minilm" else baseline
+    if setfit is not None:  # paired with the meta-trained SetFit row: what the init adds
         out[f"SetFit ({body} body, library defaults)"] = RowSpec(
-            SetFitBaseline(body=baseline, tokenizer=tokenizer), max_episodes=setfit_episodes
+            setfit, max_episodes=setfit_episodes
         )
     return out

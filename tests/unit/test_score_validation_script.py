@@ -1,4 +1,4 @@
-"""scripts/score_validation.py: its row specs (test-time overrides, SetFit) and their errors."""
+"""scripts/score_validation.py: its row specs (test-time overrides, SetFit, mixes) and their errors."""
 
 from __future__ import annotations
 
@@ -61,9 +61,7 @@ def _fake_scoring(
         "score_module",
         lambda m, eps, **_: [SimpleNamespace(acc=accs[m][i]) for i in range(len(eps))],
     )
-    monkeypatch.setattr(
-        script, "score_setfit", lambda spec, tok, eps: np.array(accs[spec][: len(eps)])
-    )
+    monkeypatch.setattr(script.Rows, "build", lambda self, spec: spec)  # SetFit rows by name
     return built
 
 
@@ -106,3 +104,59 @@ def test_paired_lines_per_family_by_hand(script: ModuleType) -> None:
     one = script.paired_lines(["a", "b", "b"], ["x"] * 4, scores)
     assert one[-1] == "b - mean of the others: 0.00 ± 17.32 pp"
     assert len(one) == 3
+
+
+class _Fixed:
+    """A row whose query probabilities are fixed; counts the episodes it evaluates."""
+
+    def __init__(self, probs: list[list[float]]) -> None:
+        import torch
+
+        self.logits, self.calls, self.device = torch.tensor(probs).log(), 0, "cpu"
+
+    def eval(self) -> _Fixed:
+        return self
+
+    def evaluate_episode(self, ep: object) -> object:
+        from lightning_meta.evaluation.baselines.text import output_from_logits
+
+        self.calls += 1
+        return output_from_logits(self.logits, ep.query.labels)  # type: ignore[attr-defined]
+
+
+def test_mix_rows_share_one_setfit_fit_per_episode(
+    script: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from lightning_meta.data.episode import Episode, TextBatch
+    from lightning_meta.evaluation import baselines
+
+    setfit = _Fixed([[0.9, 0.1], [0.3, 0.7]])  # right on both queries (labels 0, 1)
+    meta = _Fixed([[0.4, 0.6], [0.45, 0.55]])  # wrong on the first
+    monkeypatch.setattr(baselines, "SetFitBaseline", lambda **_: setfit)
+    monkeypatch.setattr(script, "load_any", lambda path, overrides: meta)
+    monkeypatch.setattr(script, "export_tokenizer", lambda *_: "tiny")
+    rows = script.Rows("tiny", {})
+    ids = torch.arange(8).reshape(2, 4)
+    batch = TextBatch(ids, torch.ones_like(ids), torch.tensor([0, 1]))
+    ep = Episode(batch, batch, 2, 0, "val", "nyt 16-shot")
+    from lightning_meta.evaluation.scoring import score_module
+
+    accs = {
+        spec: score_module(rows.get(spec), [ep], progress=False)[0].acc
+        for spec in ["setfit:mpnet", "mix:0.25:setfit:mpnet+E", "mix:0.75:setfit:mpnet+E"]
+    }
+    # SetFit weight 0.25: first query 0.25 * 0.9 + 0.75 * 0.4 = 0.525 for class 0 (right);
+    # both mixes right on both queries, SetFit fitted once for the three rows
+    assert accs == {"setfit:mpnet": 1.0, "mix:0.25:setfit:mpnet+E": 1.0,
+                    "mix:0.75:setfit:mpnet+E": 1.0}  # fmt: skip
+    assert setfit.calls == 1 and meta.calls == 1
+    low = rows.get("mix:0.1:setfit:mpnet+E").evaluate_episode(ep).logits.exp()
+    assert low[0].tolist() == pytest.approx([0.1 * 0.9 + 0.9 * 0.4, 0.1 * 0.1 + 0.9 * 0.6])
+    for bad in ["mix:1.5:setfit:mpnet+E", "mix:0.5:setfit:mpnet", "mix:x:a+b", "mix:0.5"]:
+        with pytest.raises(SystemExit, match="write mix:W:A\\+B"):
+            rows.get(bad)
+    monkeypatch.setattr(script, "export_tokenizer", lambda *_: "other")
+    with pytest.raises(SystemExit, match="share the first export's tokenizer"):
+        script.Rows("tiny", {}).get("mix:0.5:setfit:mpnet+E2")

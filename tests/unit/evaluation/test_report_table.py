@@ -179,7 +179,10 @@ def test_families_export_gets_the_family_targets_and_every_row(
                 "pretrained frozen + logistic regression", "VADER (zero-shot lexicon)",
                 "SetFit (tiny body, library defaults) [2 episodes]"]  # fmt: skip
     assert list(dict.fromkeys(r[0] for r in lines[1:])) == expected
-    assert FakeSetFit.calls == 2 * 2 * 4 and rows[expected[-1], FAMILY_NAMES[0]][6] == "2"
+    # the meta-trained SetFit row fits 2 episodes x 4 targets; the SetFit baseline is memoized
+    # per episode, and these tiny targets come in identical pairs (both 5-way targets read the
+    # same tiny CSV with the same arguments, so do both movie targets): 2 x 2 more fits
+    assert FakeSetFit.calls == 2 * 4 + 2 * 2 and rows[expected[-1], FAMILY_NAMES[0]][6] == "2"
     assert rows[expected[2], FAMILY_NAMES[0]][6] == "2"  # the meta-trained SetFit row too
     # SetFit from the export (normalised like MiniLM's stack) and from the baseline encoder
     assert sorted(FakeSetFit.bodies) == sorted([(str(export), True), ("tiny", False)])
@@ -237,13 +240,51 @@ def test_families_export_gets_the_family_targets_and_every_row(
     assert (setfit[FAMILY_NAMES[2]]["acc"].mean, setfit[FAMILY_NAMES[2]]["acc"].n) == (0.0, 2)
 
 
+def test_setfit_mix_row_shares_setfits_fit_with_the_setfit_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    words = [("good", "positive"), ("great", "positive"), ("bad", "negative"),
+             ("awful", "negative")]  # fmt: skip
+    movie = write_rows(tmp_path / "movie.csv",
+                       [(f"a {w} film number {i}", y) for i in range(30) for w, y in words])  # fmt: skip
+    small = {"source": str(movie), "n_way": 2, "k_shot": 2, "q_query": 3, "max_length": 16,
+             "tokenizer": "minilm", "split_mode": "examples"}  # fmt: skip
+    monkeypatch.setattr(paired_table, "fixed_episodes", lambda args, n: fixed_episodes(small, n))
+    monkeypatch.setattr(report, "SetFitBaseline", FakeSetFit)
+    FakeSetFit.calls, FakeSetFit.bodies = 0, []
+    data = {"class_path": "lightning_meta.data.families.FamilyDataModule", "init_args": {
+        "families": [{"source": "wordnet"}], "targets": None,
+        "tokens": {"tokenizer": "minilm", "max_length": 16}}}  # fmt: skip
+    mod = module(MAML, first_order=True, inner_steps=1)
+    export = export_module(mod, tmp_path / "export", "minilm", {"config": {"data": data}})
+    out = tmp_path / "out"
+    assert main(["report", "--export", str(export), "--baseline", "tiny", "--episodes", "3",
+                 "--setfit-episodes", "2", "--setfit-rows", "baseline", "--setfit-mix", "0.5",
+                 "--targets", "sentiment:movie 2-way 8-shot", "--out", str(out)]) == 0  # fmt: skip
+    assert FakeSetFit.calls == 2  # one SetFit fit per episode for the SetFit and the mix rows
+    mix = "meta-trained init + fine-tuning, averaged with SetFit (SetFit weight 0.5) [2 episodes]"
+    with (out / "episodes.csv").open() as fh:
+        eps = list(csv.DictReader(fh))
+    rows = list(dict.fromkeys(r["method"] for r in eps))
+    assert rows[:3] == ["meta-trained init (fomaml) + fine-tuning",
+                        "meta-trained embeddings + logistic regression", mix]  # fmt: skip
+    # the fake SetFit is flat (probability 1/2 each), so the average keeps the meta-trained
+    # fine-tuning's predictions: the same accuracy on each of the two episodes
+    acc = {(r["method"], r["episode"]): r["acc"] for r in eps}
+    assert [acc[mix, e] for e in "01"] == [acc[rows[0], e] for e in "01"]
+    assert (mix, "2") not in acc
+
+
 def test_bad_options_fail_before_scoring(tmp_path: Path) -> None:
     mod = module(MAML, first_order=True, inner_steps=1)
     data = {"init_args": {"families": [{"source": "wordnet"}]}}
     export = export_module(mod, tmp_path / "export", "minilm", {"config": {"data": data}})
     for extra, msg in [(["--episodes", "0"], "episodes: must be positive"),
                        (["--setfit-episodes", "-1"], "setfit-episodes: must be >= 0"),
-                       (["--targets", "imdb"], "targets: no target named 'imdb'")]:  # fmt: skip
+                       (["--targets", "imdb"], "targets: no target named 'imdb'"),
+                       (["--setfit-mix", "1.5"], r"setfit-mix: SetFit's weight must lie in \(0, 1\)"),
+                       (["--setfit-mix", "0.5", "--setfit-episodes", "0"],
+                        "setfit-mix: needs SetFit episodes")]:  # fmt: skip
         with pytest.raises(ConfigError, match=msg):
             report_main(["--export", str(export), *extra])
 

@@ -14,7 +14,10 @@ families export; `--rows all` for any): the meta-trained init + its fine-tuning,
 meta-trained embeddings + logistic regression, the pretrained init + the same fine-tuning, the
 frozen pretrained encoder + nearest centroid / + logistic regression, VADER (sentiment targets)
 and SetFit (the first --setfit-episodes episodes, stated in its label), which also adds SetFit
-started from the meta-trained encoder (`meta-trained body + SetFit`). A single-source export
+started from the meta-trained encoder (`meta-trained body + SetFit`; `--setfit-rows baseline`
+leaves it out) and, with `--setfit-mix W`, the meta-trained fine-tuning's query probabilities
+averaged with SetFit's (SetFit weighted W, chosen on validation; SetFit is fitted once per
+episode for both rows). A single-source export
 gets the three fine-tuning/centroid rows (`--rows basic`). Every row is scored on the identical
 fixed episodes; columns per target: accuracy, macro-F1, macro-precision and macro-recall
 ± 95% CI and the paired accuracy difference of each meta-trained row to the target's best

@@ -133,13 +133,27 @@ class FakeSetFit:
                                   episode.query.labels)  # fmt: skip
 
 
+def tiny_movie(tmp_path: Path) -> Path:
+    """A tiny 2-class movie CSV (four words, 30 sentences each)."""
+    words = [("good", "positive"), ("great", "positive"), ("bad", "negative"),
+             ("awful", "negative")]  # fmt: skip
+    return write_rows(tmp_path / "movie.csv",
+                      [(f"a {w} film number {i}", y) for i in range(30) for w, y in words])  # fmt: skip
+
+
+def families_export(tmp_path: Path) -> Path:
+    """An export of a tiny first-order MAML whose recorded data config is a families mixture."""
+    data = {"class_path": "lightning_meta.data.families.FamilyDataModule", "init_args": {
+        "families": [{"source": "wordnet"}], "targets": None,
+        "tokens": {"tokenizer": "minilm", "max_length": 16}}}  # fmt: skip
+    mod = module(MAML, first_order=True, inner_steps=1)
+    return export_module(mod, tmp_path / "export", "minilm", {"config": {"data": data}})
+
+
 def test_families_export_gets_the_family_targets_and_every_row(
     tmp_path: Path, tiny_csv: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    words = [("good", "positive"), ("great", "positive"), ("bad", "negative"),
-             ("awful", "negative")]  # fmt: skip
-    movie = write_rows(tmp_path / "movie.csv",
-                       [(f"a {w} film number {i}", y) for i in range(30) for w, y in words])  # fmt: skip
+    movie = tiny_movie(tmp_path)
     asked: list[dict[str, Any]] = []
 
     def tiny_episodes(args: dict[str, Any], n: int) -> list[Episode]:  # each target, tiny data
@@ -154,11 +168,7 @@ def test_families_export_gets_the_family_targets_and_every_row(
     monkeypatch.setattr(paired_table, "fixed_episodes", tiny_episodes)
     monkeypatch.setattr(report, "SetFitBaseline", FakeSetFit)
     FakeSetFit.calls, FakeSetFit.bodies = 0, []
-    data = {"class_path": "lightning_meta.data.families.FamilyDataModule", "init_args": {
-        "families": [{"source": "wordnet"}], "targets": None,
-        "tokens": {"tokenizer": "minilm", "max_length": 16}}}  # fmt: skip
-    mod = module(MAML, first_order=True, inner_steps=1)
-    export = export_module(mod, tmp_path / "export", "minilm", {"config": {"data": data}})
+    export = families_export(tmp_path)
     out = tmp_path / "out"
     argv = ["report", "--export", str(export), "--baseline", "tiny", "--episodes", "3",
             "--setfit-episodes", "2", "--out", str(out)]  # fmt: skip
@@ -243,20 +253,13 @@ def test_families_export_gets_the_family_targets_and_every_row(
 def test_setfit_mix_row_shares_setfits_fit_with_the_setfit_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    words = [("good", "positive"), ("great", "positive"), ("bad", "negative"),
-             ("awful", "negative")]  # fmt: skip
-    movie = write_rows(tmp_path / "movie.csv",
-                       [(f"a {w} film number {i}", y) for i in range(30) for w, y in words])  # fmt: skip
+    movie = tiny_movie(tmp_path)
     small = {"source": str(movie), "n_way": 2, "k_shot": 2, "q_query": 3, "max_length": 16,
              "tokenizer": "minilm", "split_mode": "examples"}  # fmt: skip
     monkeypatch.setattr(paired_table, "fixed_episodes", lambda args, n: fixed_episodes(small, n))
     monkeypatch.setattr(report, "SetFitBaseline", FakeSetFit)
     FakeSetFit.calls, FakeSetFit.bodies = 0, []
-    data = {"class_path": "lightning_meta.data.families.FamilyDataModule", "init_args": {
-        "families": [{"source": "wordnet"}], "targets": None,
-        "tokens": {"tokenizer": "minilm", "max_length": 16}}}  # fmt: skip
-    mod = module(MAML, first_order=True, inner_steps=1)
-    export = export_module(mod, tmp_path / "export", "minilm", {"config": {"data": data}})
+    export = families_export(tmp_path)
     out = tmp_path / "out"
     assert main(["report", "--export", str(export), "--baseline", "tiny", "--episodes", "3",
                  "--setfit-episodes", "2", "--setfit-rows", "baseline", "--setfit-mix", "0.5",

@@ -206,6 +206,8 @@ def report_rows(
         )
     if setfit_mix and setfit_episodes <= 0:
         raise ConfigError("setfit-mix: needs SetFit episodes (--setfit-episodes > 0)")
+    if setfit_mix and rows == "basic":
+        raise ConfigError("setfit-mix: the basic rows have no SetFit; pass --rows all")
     pooling = str(meta.adaptation()["pooling"])
     meta_ft = f"meta-trained init ({meta.algorithm}) + fine-tuning"
     modules = (

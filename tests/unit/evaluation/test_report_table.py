@@ -287,7 +287,8 @@ def test_bad_options_fail_before_scoring(tmp_path: Path) -> None:
                        (["--targets", "imdb"], "targets: no target named 'imdb'"),
                        (["--setfit-mix", "1.5"], r"setfit-mix: SetFit's weight must lie in \(0, 1\)"),
                        (["--setfit-mix", "0.5", "--setfit-episodes", "0"],
-                        "setfit-mix: needs SetFit episodes")]:  # fmt: skip
+                        "setfit-mix: needs SetFit episodes"),
+                       (["--setfit-mix", "0.5", "--rows", "basic"], "setfit-mix: the basic rows")]:  # fmt: skip
         with pytest.raises(ConfigError, match=msg):
             report_main(["--export", str(export), *extra])
 

@@ -82,10 +82,12 @@ def main() -> None:
     rows = Rows(first, data)
     scores = {}
     for path in a.exports:
-        own = path.startswith(("setfit:", "mix:"))
-        episodes = episodes_of(first if own else export_tokenizer(adaptation(path)[0], data))
-        export, overrides = adaptation(path)  # an export on its own: the cached fast path
-        model = rows.get(path) if own else load_any(export, overrides=overrides)
+        if path.startswith(("setfit:", "mix:")):
+            episodes, model = episodes_of(first), rows.get(path)
+        else:  # an export on its own: the cached fast path, its own tokenizer's episodes
+            export, overrides = adaptation(path)
+            episodes = episodes_of(export_tokenizer(export, data))
+            model = load_any(export, overrides=overrides)
         scores[path] = np.array([s.acc for s in score_module(model, episodes, progress=path)])
         families = [e.task_source or "all" for e in episodes]
         per = {

@@ -47,7 +47,7 @@ def mix_row(weight: float) -> str:
 
 __all__ = [
     "META_SETFIT",
-    "build_rows", "mix_row", "build_targets", "family_targets", "is_families", "read_export",
+    "build_rows", "build_targets", "family_targets", "is_families", "mix_row", "read_export",
     "report_rows", "report_targets", "target_args",
 ]  # fmt: skip
 

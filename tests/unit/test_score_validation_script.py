@@ -160,3 +160,14 @@ def test_mix_rows_share_one_setfit_fit_per_episode(
     monkeypatch.setattr(script, "export_tokenizer", lambda *_: "other")
     with pytest.raises(SystemExit, match="share the first export's tokenizer"):
         script.Rows("tiny", {}).get("mix:0.5:setfit:mpnet+E2")
+
+
+def test_a_mix_with_test_time_overrides_is_scored_as_a_mix(
+    script: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mix spec holding ``EXPORT@ADAPT/STEPS/LR`` is not parsed as an export's overrides."""
+    accs = {"a": [1.0] * 5, "mix:0.5:a@top2/15/0.01+setfit:mpnet": [0.5] * 5}
+    _fake_scoring(script, monkeypatch, accs)
+    argv = ["--only-family", "nyt 16-shot", "a", "mix:0.5:a@top2/15/0.01+setfit:mpnet"]
+    monkeypatch.setattr(sys, "argv", ["score_validation.py", *argv])
+    script.main()

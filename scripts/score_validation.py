@@ -8,7 +8,8 @@
         --only-family "nyt 16-shot" runs/families_mpnet/export runs/families_mpnet/export@top4/37/0.0115
 
 Each export adapts with its own settings (or, written ``EXPORT@ADAPT/STEPS/LR``, with those
-test-time settings) on the first N validation episodes of the experiment (default
+test-time settings; ``EXPORT@ADAPT/STEPS/LR/W`` also adds SetFit's cosine pair loss with weight W
+to the support loss) on the first N validation episodes of the experiment (default
 configs/experiment/families.yaml: its validation families in turn, seed 0; repeated
 ``--config`` files are merged by LightningCLI, exactly as ``fit`` merges them), the same
 episodes for every export; ``--only-family`` scores the episodes of one validation family among
@@ -141,16 +142,20 @@ def paired_lines(rows: list[str], families: list[str], scores: dict[str, np.ndar
 
 
 def adaptation(spec: str) -> tuple[str, dict[str, Any] | None]:
-    """``EXPORT`` -> (EXPORT, None); ``EXPORT@top4/37/0.0115`` -> (EXPORT, test-time overrides)."""
+    """``EXPORT`` -> (EXPORT, None); ``EXPORT@top4/37/0.0115`` -> (EXPORT, test-time overrides);
+    a fourth field, ``EXPORT@top2/30/0.02/4``, also sets the SetFit pair-loss weight."""
     export, sep, settings = spec.partition("@")
     if not sep:
         return export, None
     try:
-        adapt, steps, lr = settings.split("/")
-        return export, {"inner": {"adapt": adapt, "steps": int(steps), "lr": float(lr)}}
+        adapt, steps, lr, *pairs = settings.split("/")
+        inner = {"adapt": adapt, "steps": int(steps), "lr": float(lr)}
+        if len(pairs) > 1:
+            raise ValueError(spec)
+        return export, {"inner": {**inner, **({"pair_weight": float(pairs[0])} if pairs else {})}}
     except ValueError:
         raise SystemExit(
-            f"{spec}: write EXPORT@ADAPT/STEPS/LR, e.g. EXPORT@top2/15/0.0133"
+            f"{spec}: write EXPORT@ADAPT/STEPS/LR[/PAIR_WEIGHT], e.g. EXPORT@top2/15/0.0133"
         ) from None
 
 

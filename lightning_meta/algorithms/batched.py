@@ -116,7 +116,7 @@ def score_features(
     lrs = inner_lr_map(model, inner, inner_lrs)
     n_way = episodes[0].n_way
     adapted = batched_inner_loop(
-        model, feats, _labels(episodes, "support"), n_way, steps, lrs, order
+        model, feats, _labels(episodes, "support"), n_way, steps, lrs, order, inner.pair_weight
     )
     query = _labels(episodes, "query")
     with torch.set_grad_enabled(order != "none" and torch.is_grad_enabled()):
@@ -212,7 +212,9 @@ def batched_reptile(
         )  # fmt: skip
         lrs = inner_lr_map(model, inner, inner_lrs)
         support = _labels(episodes, "support")
-        adapted = batched_inner_loop(model, feats, support, episodes[0].n_way, steps, lrs, "none")
+        adapted = batched_inner_loop(
+            model, feats, support, episodes[0].n_way, steps, lrs, "none", inner.pair_weight
+        )
         with torch.set_grad_enabled(bool(fixed)):
             hq = feats.embed(adapted.params, "query")  # (E, Nq, H), phi detached
             logits = batched_logits(hq, adapted.weight, adapted.bias)

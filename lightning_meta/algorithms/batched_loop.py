@@ -23,6 +23,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from lightning_meta.algorithms.inner_loop import LR, Adapted, Order, Support, run_inner_loop
+from lightning_meta.algorithms.pair_loss import with_pairs
 from lightning_meta.models.classifier import EpisodicClassifier, head_logits
 
 __all__ = [
@@ -87,12 +88,14 @@ def batched_inner_loop(
     steps: int,
     lrs: Mapping[str, LR],
     order: Order,
+    pair_weight: float = 0.0,
 ) -> BatchedAdapted:
-    """Adapt ``model.adapted_params()`` and fresh heads on ``E`` support sets; ``labels`` (E, B)."""
+    """Adapt ``model.adapted_params()`` and fresh heads on ``E`` support sets; ``labels`` (E, B).
+    ``pair_weight``: each episode's support loss adds SetFit's cosine pair loss, so weighted."""
     E = feats.episodes
     theta = {n: t.unsqueeze(0).expand(E, *t.shape) for n, t in model.adapted_params().items()}
     support = Support(
         labels, n_way, lambda p: feats.embed(p, "support"), partial(_init_head, model),
-        _head_loss, model.head_init == "prototype",
+        with_pairs(_head_loss, pair_weight), model.head_init == "prototype",
     )  # fmt: skip
     return run_inner_loop(theta, support, steps, lrs, order)

@@ -18,7 +18,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from lightning_meta.algorithms.inner_loop import LR, InnerLoopConfig, Order
+from lightning_meta.algorithms.inner_loop import LR, InnerLoopConfig, Order, head_loss
+from lightning_meta.algorithms.pair_loss import with_pairs
 from lightning_meta.algorithms.types import ENCODER_PREFIX, ReptileOutput, TaskOutput, inner_lr_map
 from lightning_meta.data.episode import Episode, TextBatch
 from lightning_meta.models.classifier import HEAD_BIAS, HEAD_WEIGHT, EpisodicClassifier, head_logits
@@ -64,9 +65,10 @@ def _val(lr: LR) -> LR:
 
 def _adapt(
     pm: _Patched, model: EpisodicClassifier, episode: Episode, lrs: dict[str, LR], steps: int,
-    order: Order,
+    order: Order, pair_weight: float = 0.0,
 ) -> _Result:  # fmt: skip
     second = order == "second"
+    support_loss = with_pairs(head_loss, pair_weight)
     s = episode.support
     idx = [pm.names.index(n) for n in model.adapted_names]
     adapted = set(idx)
@@ -92,9 +94,9 @@ def _adapt(
     loss = w0.new_tensor(float("nan"))
     if h0 is not None:
         with torch.no_grad():  # reported when steps == 0
-            loss = F.cross_entropy(head_logits(h0, w0, b0), s.labels)
+            loss = support_loss(h0, w0, b0, s.labels)
     for _ in range(steps):
-        loss = F.cross_entropy(head_logits(pm.embed(fast, s), w, b), s.labels)
+        loss = support_loss(pm.embed(fast, s), w, b, s.labels)
         *gp, gw, gb = torch.autograd.grad(
             loss, [fast[i] for i in idx] + [w, b], create_graph=second
         )
@@ -152,7 +154,7 @@ def higher_maml_task(
     lrs = inner_lr_map(model, inner, inner_lrs)
     with torch.enable_grad():
         pm = _Patched(model, track=order == "second")
-        res = _adapt(pm, model, episode, lrs, steps, order)
+        res = _adapt(pm, model, episode, lrs, steps, order, inner.pair_weight)
         logits, loss = _query(pm, res, episode, grad=order != "none")
     before = _before(pm, res, episode) if with_loss_before else loss.new_tensor(float("nan"))
     return TaskOutput(
@@ -174,7 +176,7 @@ def higher_reptile_task(
     fixed = set(model.fixed_names)
     with torch.enable_grad():
         pm = _Patched(model, track=False)
-        res = _adapt(pm, model, episode, lrs, steps, "none")
+        res = _adapt(pm, model, episode, lrs, steps, "none", inner.pair_weight)
         adapted = set(model.adapted_names)
         phi = res.params
         res.params = [

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from lightning_meta.algorithms.pair_loss import with_pairs
 from lightning_meta.models.classifier import HEAD_BIAS, HEAD_WEIGHT, EpisodicClassifier, head_logits
 from lightning_meta.models.features import EpisodeFeatures
 
@@ -64,6 +65,9 @@ class InnerLoopConfig:
     """Meta-learn one inner learning rate per adapted tensor (Meta-SGD style)."""
     backend: Literal["func", "higher"] = "func"
     """``func``: torch.func.functional_call with bottom caching; ``higher``: the reference."""
+    pair_weight: float = 0.0
+    """Weight of SetFit's cosine pair loss on the support embeddings, added to the head's
+    cross-entropy (:mod:`~lightning_meta.algorithms.pair_loss`; 0: cross-entropy alone)."""
 
 
 @dataclass
@@ -183,16 +187,18 @@ def inner_loop(
     lrs: Mapping[str, LR],
     order: Order,
     observe: Observer | None = None,
+    pair_weight: float = 0.0,
 ) -> Adapted:
     """Adapt ``model.adapted_params()`` and a fresh head on the support set; see module doc.
 
     ``lrs`` maps every adapted name plus ``head.weight``/``head.bias`` to a step size.
     ``observe(k, params, W, b)`` (detached values) runs after the head init (k=0) and each step.
+    ``pair_weight``: the support loss adds SetFit's cosine pair loss with this weight.
     """
     theta = feats.inner_params(model.adapted_params())  # graph to the meta parameters
     support = Support(
-        labels, n_way, lambda p: feats.embed(p, "support"), model.init_head, head_loss,
-        model.head_init == "prototype",
+        labels, n_way, lambda p: feats.embed(p, "support"), model.init_head,
+        with_pairs(head_loss, pair_weight), model.head_init == "prototype",
     )  # fmt: skip
     return run_inner_loop(theta, support, steps, lrs, order, observe)
 

@@ -55,7 +55,10 @@ def maml_task(
     support_grad = order == "second" or (order == "first" and model.head_init == "prototype")
     with torch.enable_grad():
         feats = model.features(episode, support_grad=support_grad, query_grad=order != "none")
-        adapted = inner_loop(model, feats, episode.support.labels, episode.n_way, steps, lrs, order)
+        adapted = inner_loop(
+            model, feats, episode.support.labels, episode.n_way, steps, lrs, order,
+            pair_weight=inner.pair_weight,
+        )  # fmt: skip
         with torch.set_grad_enabled(order != "none"):
             hq = feats.embed(adapted.params, "query")  # (Nq, H)
             logits = head_logits(hq, adapted.weight, adapted.bias)  # (Nq, N)
@@ -90,5 +93,8 @@ def adaptation_curve(
                 logits = head_logits(feats.embed(params, "query"), w, b)
             curve.append(accuracy(logits, episode.query.labels))
 
-        inner_loop(model, feats, episode.support.labels, episode.n_way, steps, lrs, "none", observe)
+        inner_loop(
+            model, feats, episode.support.labels, episode.n_way, steps, lrs, "none", observe,
+            inner.pair_weight,
+        )  # fmt: skip
     return curve

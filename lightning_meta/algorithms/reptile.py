@@ -56,8 +56,9 @@ def reptile_task(
     with torch.enable_grad():
         feats = model.features(episode, support_grad=False, query_grad=bool(fixed))
         adapted = inner_loop(
-            model, feats, episode.support.labels, episode.n_way, steps, lrs, "none"
-        )
+            model, feats, episode.support.labels, episode.n_way, steps, lrs, "none",
+            pair_weight=inner.pair_weight,
+        )  # fmt: skip
         with torch.set_grad_enabled(bool(fixed)):
             hq = feats.embed(adapted.params, "query")  # (Nq, H), phi detached
             logits = head_logits(hq, adapted.weight, adapted.bias)  # (Nq, N)

@@ -55,6 +55,7 @@ def export_module(
             eval_inner_steps=module.eval_steps,
             inner_lr=hp.get("inner_lr"),
             first_order=module.inner.first_order,
+            pair_weight=module.inner.pair_weight,
             learned_inner_lrs=module.learned_inner_lrs(),
         ),
         n_way=flatten(data).get("n_way"),  # of the training episodes, when the run recorded it

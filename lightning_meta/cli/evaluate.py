@@ -92,6 +92,10 @@ def build_parser() -> ArgumentParser:
         "--inner-steps", type=int, default=None, help="override the export's inner steps"
     )
     p.add_argument("--inner-lr", type=float, default=None, help="override the export's inner lr")
+    p.add_argument(
+        "--pair-weight", type=float, default=None,
+        help="override the weight of SetFit's cosine pair loss in the inner loop",
+    )  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--out", type=str, default=None, help="also write results.csv and results.md here"
@@ -132,9 +136,8 @@ def main(argv: list[str]) -> int:
     a = build_parser().parse_args(argv)
     if a.episodes <= 0:
         raise ConfigError(f"episodes: must be positive (got {a.episodes})")
-    overrides = {
-        k: v for k, v in (("inner_steps", a.inner_steps), ("inner_lr", a.inner_lr)) if v is not None
-    }
+    given = (("inner_steps", a.inner_steps), ("inner_lr", a.inner_lr), ("pair_weight", a.pair_weight))  # fmt: skip
+    overrides = {k: v for k, v in given if v is not None}
     recorded = recorded_data(a.model)
     args, origin = data_args(a, recorded)
     module = load_any(a.model, method=a.method, n_way=a.n_way, overrides=overrides)

@@ -57,6 +57,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--tokenizer", type=str, default=None, help="default: the model's own, else 'minilm'")  # fmt: skip
     p.add_argument("--inner-steps", type=int, default=None, help="override the model's inner steps")  # fmt: skip
     p.add_argument("--inner-lr", type=float, default=None, help="override the model's inner lr")
+    p.add_argument("--pair-weight", type=float, default=None, help="override the weight of SetFit's pair loss in the inner loop")  # fmt: skip
     p.add_argument("--device", type=str, default=None, help="cpu, cuda, ... (default: cuda if available)")  # fmt: skip
     p.add_argument("--save", type=str, default=None, help="also save the adapted classifier here")
     p.add_argument(
@@ -67,7 +68,12 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-FINETUNE_ONLY = ("inner_steps", "inner_lr", "tokenizer")  # settings SetFit does not take
+FINETUNE_ONLY = (
+    "inner_steps",
+    "inner_lr",
+    "pair_weight",
+    "tokenizer",
+)  # settings SetFit does not take
 
 
 def build_classifier(a: Namespace) -> Any:
@@ -97,6 +103,7 @@ def build_classifier(a: Namespace) -> Any:
     return FewShotClassifier.from_pretrained(
         a.model, tokenizer=a.tokenizer, max_length=a.max_length, batch_size=a.batch_size,
         device=a.device, progress=False, inner_steps=a.inner_steps, inner_lr=a.inner_lr,
+        pair_weight=a.pair_weight,
     )  # fmt: skip
 
 

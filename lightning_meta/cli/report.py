@@ -94,6 +94,10 @@ def build_parser() -> ArgumentParser:
         "--adapt", type=str, default=None, help="fine-tuning rows: adapted set (top1, top3, ...)"
     )
     p.add_argument(
+        "--pair-weight", type=float, default=None,
+        help="fine-tuning rows: weight of SetFit's cosine pair loss added to the support loss",
+    )  # fmt: skip
+    p.add_argument(
         "--out", type=str, default=None,
         help="where to write results.md/.csv (default: export's parent)",
     )  # fmt: skip
@@ -110,9 +114,12 @@ def _check(episodes: int, sentiment_episodes: int | None, setfit_episodes: int) 
 
 
 def adaptation_overrides(a: Namespace, meta: ExportMeta) -> tuple[dict[str, Any], list[str]]:
-    """--inner-steps/--inner-lr/--adapt as evaluation overrides, and the provenance line that
-    states them beside the export's own values (none given: {} and no line)."""
-    given = {"inner_steps": a.inner_steps, "inner_lr": a.inner_lr, "adapt": a.adapt}
+    """--inner-steps/--inner-lr/--adapt/--pair-weight as evaluation overrides, and the provenance
+    line that states them beside the export's own values (none given: {} and no line)."""
+    given = {
+        "inner_steps": a.inner_steps, "inner_lr": a.inner_lr, "adapt": a.adapt,
+        "pair_weight": a.pair_weight,
+    }  # fmt: skip
     given = {k: v for k, v in given.items() if v is not None}
     if not given:
         return {}, []
@@ -120,9 +127,11 @@ def adaptation_overrides(a: Namespace, meta: ExportMeta) -> tuple[dict[str, Any]
         raise ConfigError(f"inner-steps: must be >= 0 (got {a.inner_steps})")
     if given.get("inner_lr", 1.0) <= 0:
         raise ConfigError(f"inner-lr: must be > 0 (got {a.inner_lr})")
+    if given.get("pair_weight", 0.0) < 0:
+        raise ConfigError(f"pair-weight: must be >= 0 (got {a.pair_weight}); 0: off")
     own = meta.adaptation()
     shown = ", ".join(f"{k} {given[k]} (export: {own[k]})" for k in ("adapt", "inner_steps",
-                      "inner_lr") if k in given)  # fmt: skip
+                      "inner_lr", "pair_weight") if k in given)  # fmt: skip
     return given, [f"Fine-tuning rows adapt with {shown}."]
 
 

@@ -20,12 +20,14 @@ __all__ = ["ADAPTATION_DEFAULTS", "META_FILE", "ExportMeta", "InnerLoopMeta"]
 
 META_FILE = "meta_learning.json"
 # test-time adaptation of an export that does not record its own (or of a plain encoder):
-# the top transformer layer + a prototype-initialised head, 5 SGD steps at lr 1e-2
+# the top transformer layer + a prototype-initialised head, 5 SGD steps at lr 1e-2 on the
+# cross-entropy alone (no SetFit pair term)
 ADAPTATION_DEFAULTS: dict[str, Any] = {
     "adapt": "top1",
     "head_init": "prototype",
     "inner_steps": 5,
     "inner_lr": 1e-2,
+    "pair_weight": 0.0,
 }
 
 
@@ -39,6 +41,8 @@ class InnerLoopMeta:
     eval_inner_steps: int | None = None
     inner_lr: float | None = None
     first_order: bool | None = None
+    pair_weight: float | None = None
+    """Weight of SetFit's cosine pair loss in the support loss (None: not recorded, i.e. 0)."""
     learned_inner_lrs: dict[str, float] = field(default_factory=dict)
     """Meta-learned step size of every adapted tensor and of the head (``lr_key`` names, e.g.
     ``head__weight``), the exact value of each 0-dim rate (a float32 round-trips through the
@@ -107,7 +111,7 @@ class ExportMeta:
     def adaptation(self) -> dict[str, Any]:
         """How this model adapts at evaluation time, exactly as it was meta-trained: pooling, the
         inner loop's ``adapt``, ``head_init``, evaluation steps (``eval_inner_steps``, else
-        ``inner_steps``), ``inner_lr`` and the meta-learned per-tensor rates
+        ``inner_steps``), ``inner_lr``, ``pair_weight`` and the meta-learned per-tensor rates
         (``learned_inner_lrs``, ``lr_key`` names -> step size; {} when not learned).
 
         The one place that reads the recorded inner loop (model loading, ``report``,
@@ -121,6 +125,7 @@ class ExportMeta:
             "head_init": inner.head_init,
             "inner_steps": steps,
             "inner_lr": inner.inner_lr,
+            "pair_weight": inner.pair_weight,
         }
         return {
             "pooling": self.pooling,

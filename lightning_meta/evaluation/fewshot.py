@@ -107,11 +107,13 @@ class FewShotClassifier:
         progress: bool | None = None,
         inner_steps: int | None = None,
         inner_lr: float | None = None,
+        pair_weight: float | None = None,
     ) -> FewShotClassifier:
         """Load an export directory, a ``.ckpt``, a saved classifier, or an encoder ('minilm').
 
         ``tokenizer`` / ``max_length`` default to the model's own (the training config's
-        ``max_length``, else 64); ``inner_steps`` / ``inner_lr`` override the recipe.
+        ``max_length``, else 64); ``inner_steps`` / ``inner_lr`` / ``pair_weight`` (SetFit's
+        cosine pair term in the support loss) override the recipe.
         """
         loaded = fewshot_io.load(str(path_or_name), tokenizer)
         recipe = loaded.recipe
@@ -119,6 +121,8 @@ class FewShotClassifier:
             recipe = replace(recipe, steps=inner_steps)
         if inner_lr is not None:
             recipe = replace(recipe, lr=inner_lr, learned_lrs={})
+        if pair_weight is not None:
+            recipe = replace(recipe, pair_weight=pair_weight)
         clf = cls(
             loaded.model, loaded.tokenizer, recipe,
             max_length=max_length or loaded.max_length, batch_size=batch_size, device=device,
@@ -178,8 +182,9 @@ class FewShotClassifier:
         with torch.enable_grad():
             feats = self.model.features(episode, support_grad=False, query_grad=False)
             out = inner_loop(
-                self.model, feats, support.labels, n, self.recipe.steps, lrs, order="none"
-            )
+                self.model, feats, support.labels, n, self.recipe.steps, lrs, order="none",
+                pair_weight=self.recipe.pair_weight,
+            )  # fmt: skip
         params = _full_params(self.model, feats, out.params)
         return params, {"weight": out.weight.detach(), "bias": out.bias.detach()}
 

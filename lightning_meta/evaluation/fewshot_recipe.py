@@ -49,6 +49,8 @@ class Recipe:
     """Inner SGD steps on the labelled examples (the model's evaluation steps)."""
     lr: float = ADAPTATION_DEFAULTS["inner_lr"]
     """Inner learning rate of every tensor without a learned one."""
+    pair_weight: float = ADAPTATION_DEFAULTS["pair_weight"]
+    """Weight of SetFit's cosine pair loss added to the inner loop's cross-entropy."""
     learned_lrs: dict[str, float] = field(default_factory=dict)
     """Meta-learned step size per adapted tensor, keyed like ``inner_lrs`` (``lr_key`` names,
     e.g. ``head__weight``)."""
@@ -64,6 +66,8 @@ class Recipe:
             raise ConfigError(f"inner_steps: must be >= 0, got {self.steps}")
         if not self.lr > 0:
             raise ConfigError(f"inner_lr: must be > 0, got {self.lr}; use e.g. 0.01")
+        if not self.pair_weight >= 0:
+            raise ConfigError(f"pair_weight: must be >= 0, got {self.pair_weight}; use 0 (off)")
         if self.distance not in ("euclidean", "cosine"):
             raise ConfigError(f"distance: '{self.distance}' is not euclidean or cosine")
 
@@ -93,6 +97,7 @@ class Recipe:
             eval_inner_steps=self.steps,
             inner_lr=self.lr,
             first_order=base.inner_loop.first_order,
+            pair_weight=self.pair_weight,
             learned_inner_lrs=dict(self.learned_lrs),
         )
         algorithm = PROTONET if self.method == "prototype" else self.algorithm
@@ -115,6 +120,7 @@ def recipe_from_module(module: Any) -> Recipe:
         head_init=model.head_init,
         steps=int(module.eval_steps),
         lr=float(module.inner.lr),
+        pair_weight=float(module.inner.pair_weight),
         learned_lrs=dict(module.learned_inner_lrs()),
         algorithm=str(module.algorithm),
     )
@@ -141,6 +147,7 @@ def recipe_from_meta(meta: ExportMeta | None) -> Recipe:
         head_init=cast(Literal["zero", "prototype"], settings["head_init"]),
         steps=int(settings["inner_steps"]),
         lr=float(settings["inner_lr"]),
+        pair_weight=float(settings["pair_weight"]),
         learned_lrs=dict(settings["learned_inner_lrs"]),
         algorithm=meta.algorithm if meta.algorithm != "?" else Recipe().algorithm,
     )

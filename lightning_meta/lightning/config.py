@@ -71,6 +71,9 @@ class InnerLoopArgs:
     """Inner steps at validation/test (null: steps)."""
     backend: Literal["func", "higher"] = "func"
     """Inner-loop implementation: 'func' (torch.func) or 'higher' (the reference)."""
+    pair_weight: float = 0.0
+    """Support loss = head cross-entropy + this weight x SetFit's cosine pair loss over the
+    support embeddings (0: cross-entropy alone), in meta-training and at evaluation."""
 
     FLAT_NAMES: ClassVar[dict[str, str]] = {
         "adapt": "adapt",
@@ -80,6 +83,7 @@ class InnerLoopArgs:
         "learn_inner_lr": "learn_lr",
         "eval_inner_steps": "eval_steps",
         "backend": "backend",
+        "pair_weight": "pair_weight",
     }
 
     def validate(self, where: str = "model.inner") -> None:
@@ -89,6 +93,10 @@ class InnerLoopArgs:
             raise ConfigError(f"{where}.lr: must be > 0, got {self.lr}; use e.g. 0.01")
         if self.eval_steps is not None and self.eval_steps < 0:
             raise ConfigError(f"{where}.eval_steps: must be >= 0, got {self.eval_steps}")
+        if not self.pair_weight >= 0:
+            raise ConfigError(
+                f"{where}.pair_weight: must be >= 0, got {self.pair_weight}; use 0 (off) or e.g. 4"
+            )
 
     @property
     def evaluation_steps(self) -> int:
@@ -102,6 +110,7 @@ class InnerLoopArgs:
             first_order=first_order,
             learn_lr=self.learn_lr,
             backend=self.backend,
+            pair_weight=self.pair_weight,
         )
 
 

@@ -49,7 +49,10 @@ def first_bad_inner_step(
             if not torch.isfinite(loss):
                 found.append((k, float(loss)))
 
-        inner_loop(model, feats, labels, episode.n_way, inner.steps, lrs, "none", observe)
+        inner_loop(
+            model, feats, labels, episode.n_way, inner.steps, lrs, "none", observe,
+            inner.pair_weight,
+        )  # fmt: skip
     return found[0] if found else None
 
 

@@ -28,8 +28,13 @@ def test_adaptation_parses_overrides(script: ModuleType) -> None:
         "runs/x/export",
         {"inner": {"adapt": "top12", "steps": 10, "lr": 0.003}},
     )
-    with pytest.raises(SystemExit, match="EXPORT@ADAPT/STEPS/LR"):
-        script.adaptation("runs/x/export@top2/15")
+    assert script.adaptation("runs/x/export@top2/30/0.02/4") == (
+        "runs/x/export",
+        {"inner": {"adapt": "top2", "steps": 30, "lr": 0.02, "pair_weight": 4.0}},
+    )
+    for bad in ("runs/x/export@top2/15", "runs/x/export@top2/15/0.1/4/5"):
+        with pytest.raises(SystemExit, match=r"EXPORT@ADAPT/STEPS/LR\[/PAIR_WEIGHT\]"):
+            script.adaptation(bad)
 
 
 def test_setfit_first_is_refused_before_any_work(

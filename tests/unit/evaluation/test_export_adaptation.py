@@ -111,7 +111,7 @@ def test_zero_eval_steps_stay_zero(tmp_path: Path) -> None:
     # not recorded (None): the documented defaults
     assert ExportMeta().adaptation() == {
         "pooling": "mean", "adapt": "top1", "head_init": "prototype", "inner_steps": 5,
-        "inner_lr": 1e-2, "learned_inner_lrs": {},
+        "inner_lr": 1e-2, "pair_weight": 0.0, "learned_inner_lrs": {},
     }  # fmt: skip
 
 

@@ -368,14 +368,15 @@ def test_adaptation_overrides_reach_both_fine_tuning_rows(tmp_path: Path) -> Non
         assert (m.eval_steps, m.inner.lr, p.eval_steps, p.inner.lr) == (3, 0.05, 1, 0.01)
         assert any(".layer.0." in n for n in m.model.adapted_params())  # tiny: 2 layers
         assert not any(".layer.0." in n for n in p.model.adapted_params())  # top1: layer 1
-    args = Namespace(inner_steps=3, inner_lr=None, adapt="top2")
+    args = Namespace(inner_steps=3, inner_lr=None, adapt="top2", pair_weight=4.0)
     given, lines = adaptation_overrides(args, meta)
-    assert given == {"inner_steps": 3, "adapt": "top2"}
+    assert given == {"inner_steps": 3, "adapt": "top2", "pair_weight": 4.0}
     assert lines == ["Fine-tuning rows adapt with adapt top2 (export: top1), inner_steps 3 "
-                     "(export: 1)."]  # fmt: skip
-    assert adaptation_overrides(Namespace(inner_steps=None, inner_lr=None, adapt=None), meta) == (
-        {}, [])  # fmt: skip
+                     "(export: 1), pair_weight 4.0 (export: 0.0)."]  # fmt: skip
+    none = Namespace(inner_steps=None, inner_lr=None, adapt=None, pair_weight=None)
+    assert adaptation_overrides(none, meta) == ({}, [])
     for extra, msg in [(["--inner-steps", "-1"], "inner-steps: must be >= 0"),
-                       (["--inner-lr", "0"], "inner-lr: must be > 0")]:  # fmt: skip
+                       (["--inner-lr", "0"], "inner-lr: must be > 0"),
+                       (["--pair-weight", "-1"], "pair-weight: must be >= 0")]:  # fmt: skip
         with pytest.raises(ConfigError, match=msg):
             report_main(["--export", str(export), *extra])

@@ -149,10 +149,12 @@ def adaptation(spec: str) -> tuple[str, dict[str, Any] | None]:
         return export, None
     try:
         adapt, steps, lr, *pairs = settings.split("/")
-        inner = {"adapt": adapt, "steps": int(steps), "lr": float(lr)}
+        inner: dict[str, Any] = {"adapt": adapt, "steps": int(steps), "lr": float(lr)}
         if len(pairs) > 1:
             raise ValueError(spec)
-        return export, {"inner": {**inner, **({"pair_weight": float(pairs[0])} if pairs else {})}}
+        if pairs:
+            inner["pair_weight"] = float(pairs[0])
+        return export, {"inner": inner}
     except ValueError:
         raise SystemExit(
             f"{spec}: write EXPORT@ADAPT/STEPS/LR[/PAIR_WEIGHT], e.g. EXPORT@top2/15/0.0133"

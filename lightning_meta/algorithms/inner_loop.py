@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from lightning_meta.algorithms.pair_loss import with_pairs
+from lightning_meta.algorithms.pair_loss import HeadLoss, with_pairs
 from lightning_meta.models.classifier import HEAD_BIAS, HEAD_WEIGHT, EpisodicClassifier, head_logits
 from lightning_meta.models.features import EpisodeFeatures
 
@@ -83,11 +83,6 @@ class Adapted:
 def lr_key(name: str) -> str:
     """ParameterDict-safe key of a parameter name ('.' is not allowed in module keys)."""
     return name.replace(".", "__")
-
-
-HeadLoss = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
-"""``(h, W, b, labels) -> support loss``: a scalar, or ``(E,)`` per-episode losses for a stack
-of episodes (their sum drives the step, so each episode's gradient slice is its own)."""
 
 
 def head_loss(h: Tensor, weight: Tensor, bias: Tensor, labels: Tensor) -> Tensor:

@@ -17,9 +17,12 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-__all__ = ["cosine_pair_loss", "with_pairs"]
+__all__ = ["HeadLoss", "cosine_pair_loss", "with_pairs"]
 
 HeadLoss = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
+"""``(h, W, b, labels) -> support loss``: a scalar, or ``(E,)`` per-episode losses for a stack
+of episodes (their sum drives the step, so each episode's gradient slice is its own); the inner
+loop's (``inner_loop.head_loss`` and what :func:`with_pairs` makes of it)."""
 
 
 def cosine_pair_loss(h: Tensor, labels: Tensor) -> Tensor:

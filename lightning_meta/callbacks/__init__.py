@@ -7,6 +7,7 @@
 - :class:`TaskMixLogger` - train tasks per task family (hybrid training).
 - :class:`BF16WhereNative` - bf16 mixed precision where the device computes bf16 natively,
   fp32 elsewhere.
+- :class:`TailAveraging` - the uniform mean of the weights over a run's last meta-steps.
 - :class:`FinalValidation` - validate and checkpoint the step at which ``max_steps`` ends a run
   (the CLI adds it to every Trainer).
 
@@ -19,6 +20,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from lightning_meta.callbacks.averaging import TailAveraging
     from lightning_meta.callbacks.export import HFExport, export_module
     from lightning_meta.callbacks.plots import Plots
     from lightning_meta.callbacks.precision import BF16WhereNative
@@ -35,9 +37,11 @@ _EXPORTS = {
     "TaskMixLogger": "lightning_meta.callbacks.task_mix",
     "FinalValidation": "lightning_meta.callbacks.run_end",
     "BF16WhereNative": "lightning_meta.callbacks.precision",
+    "TailAveraging": "lightning_meta.callbacks.averaging",
 }
 __all__ = [
-    "BF16WhereNative", "FinalValidation", "HFExport", "LoggedSaveConfig", "Plots", "TaskMixLogger", "WandbLogger",
+    "BF16WhereNative", "FinalValidation", "HFExport", "LoggedSaveConfig", "Plots", "TailAveraging", "TaskMixLogger",
+    "WandbLogger",
     "export_module",
 ]  # fmt: skip
 

@@ -12,11 +12,11 @@ evaluation episodes) whose shapes agree:
   (:func:`~lightning_meta.algorithms.batched_loop.batched_inner_loop`), on real tokens only.
 
 Results equal the per-task path up to floating-point rounding (tests: meta-gradients within
-1e-6 in float64 for FOMAML, second-order MAML and Reptile). :func:`batchable` says when the
+1e-6 in float64 for FOMAML, second-order MAML, Reptile, the pair terms). :func:`batchable`: when the
 path applies (``func`` backend, a BERT-like or MPNet encoder whose bottom is cached, i.e. not
 ``adapt: all``, and layers :func:`~lightning_meta.models.packed.packable` accepts); otherwise
 callers keep the per-task functions. A meta-batch of mixed shapes (task families):
-:func:`grouped_maml_tasks` / :func:`grouped_reptile` run one batched call per shape group.
+:mod:`~lightning_meta.algorithms.grouped` runs one batched call per shape group.
 """
 
 from __future__ import annotations
@@ -36,8 +36,7 @@ from lightning_meta.algorithms.batched_loop import (
     batched_logits,
 )
 from lightning_meta.algorithms.inner_loop import InnerLoopConfig, Order
-from lightning_meta.algorithms.maml import maml_task
-from lightning_meta.algorithms.reptile import reptile_task
+from lightning_meta.algorithms.pair_loss import with_query_pairs
 from lightning_meta.algorithms.types import ENCODER_PREFIX, TaskOutput, inner_lr_map
 from lightning_meta.data.episode import Episode
 from lightning_meta.models.classifier import EpisodicClassifier
@@ -52,11 +51,8 @@ __all__ = [
     "batchable",
     "batched_maml_tasks",
     "batched_reptile",
-    "grouped_maml_tasks",
-    "grouped_reptile",
     "loss_before_batched",
     "score_features",
-    "shape_groups",
     "task_outputs",
 ]
 
@@ -110,9 +106,11 @@ def score_features(
     inner_lrs: nn.ParameterDict | None,
     order: Order,
     steps: int,
+    query_pair_weight: float = 0.0,
 ) -> tuple[Tensor, Tensor, BatchedAdapted]:
     """Adapt on the support sets, score the queries: ((E,) query losses with the graph
-    ``order`` asks for, (E, Nq, N) logits, the adapted state)."""
+    ``order`` asks for, plus ``query_pair_weight`` * the pair loss of the query embeddings;
+    (E, Nq, N) logits, the adapted state)."""
     lrs = inner_lr_map(model, inner, inner_lrs)
     n_way = episodes[0].n_way
     adapted = batched_inner_loop(
@@ -122,7 +120,7 @@ def score_features(
     with torch.set_grad_enabled(order != "none" and torch.is_grad_enabled()):
         hq = feats.embed(adapted.params, "query")  # (E, Nq, H)
         logits = batched_logits(hq, adapted.weight, adapted.bias)  # (E, Nq, N)
-        loss = batched_ce(logits, query)  # (E,)
+        loss = with_query_pairs(batched_ce(logits, query), hq, query, query_pair_weight)  # (E,)
     return loss, logits, adapted
 
 
@@ -161,6 +159,7 @@ def batched_maml_tasks(
     training: bool = True,
     steps: int | None = None,
     with_loss_before: bool = True,
+    query_pair_weight: float = 0.0,
 ) -> list[TaskOutput]:
     """``[maml_task(model, ep, ...) for ep in episodes]`` in one batched computation.
 
@@ -179,8 +178,9 @@ def batched_maml_tasks(
             support_grad=support_grad, query_grad=order != "none",
         )  # fmt: skip
         loss, logits, adapted = score_features(
-            model, feats, episodes, inner, inner_lrs, order, steps
-        )
+            model, feats, episodes, inner, inner_lrs, order, steps,
+            query_pair_weight if training else 0.0,
+        )  # fmt: skip
     before = (
         loss_before_batched(feats, adapted, episodes, None)
         if with_loss_before
@@ -237,60 +237,3 @@ def batched_reptile(
         else loss.new_full(loss.shape, float("nan"))
     )
     return grads, task_outputs(loss.detach(), logits, before, adapted, training=False)
-
-
-def shape_groups(episodes: Sequence[Episode]) -> list[list[int]]:
-    """Indices of the episodes grouped by shape (``n_way``, support rows, query rows), groups in
-    order of first appearance: each group can take the batched path."""
-    groups: dict[tuple[int, int, int], list[int]] = {}
-    for i, ep in enumerate(episodes):
-        groups.setdefault((ep.n_way, len(ep.support), len(ep.query)), []).append(i)
-    return list(groups.values())
-
-
-def grouped_maml_tasks(
-    model: EpisodicClassifier,
-    episodes: Sequence[Episode],
-    inner: InnerLoopConfig,
-    inner_lrs: nn.ParameterDict | None = None,
-    *,
-    training: bool = True,
-) -> list[TaskOutput]:
-    """``[maml_task(model, ep, ...) for ep in episodes]``, in that order, for a meta-batch of
-    mixed shapes: one :func:`batched_maml_tasks` per same-shape group where :func:`batchable`,
-    else task by task."""
-    outs: dict[int, TaskOutput] = {}
-    for idx in shape_groups(episodes):
-        group = [episodes[i] for i in idx]
-        if batchable(model, inner, group):
-            done = batched_maml_tasks(model, group, inner, inner_lrs, training=training)
-        else:
-            done = [maml_task(model, ep, inner, inner_lrs, training=training) for ep in group]
-        outs.update(zip(idx, done, strict=True))
-    return [outs[i] for i in range(len(episodes))]
-
-
-def grouped_reptile(
-    model: EpisodicClassifier,
-    episodes: Sequence[Episode],
-    inner: InnerLoopConfig,
-    inner_lrs: nn.ParameterDict | None = None,
-) -> tuple[dict[str, Tensor], list[TaskOutput]]:
-    """:func:`batched_reptile` for a meta-batch of mixed shapes: the mean Reptile direction over
-    all episodes (each same-shape group's mean weighted by its size) and the per-task outputs in
-    episode order; groups :func:`batchable` rejects run task by task (:func:`reptile_task`)."""
-    grads: dict[str, Tensor] = {}
-    outs: dict[int, TaskOutput] = {}
-    for idx in shape_groups(episodes):
-        group = [episodes[i] for i in idx]
-        if batchable(model, inner, group):
-            mean, done = batched_reptile(model, group, inner, inner_lrs)
-        else:
-            results = [reptile_task(model, ep, inner, inner_lrs) for ep in group]
-            mean = {n: torch.stack([r.grads[n] for r in results]).mean(0) for n in results[0].grads}
-            done = [r.out for r in results]
-        for n, g in mean.items():
-            part = g * (len(idx) / len(episodes))
-            grads[n] = grads[n] + part if n in grads else part
-        outs.update(zip(idx, done, strict=True))
-    return grads, [outs[i] for i in range(len(episodes))]

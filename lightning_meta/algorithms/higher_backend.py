@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from lightning_meta.algorithms.inner_loop import LR, InnerLoopConfig, Order, head_loss
-from lightning_meta.algorithms.pair_loss import with_pairs
+from lightning_meta.algorithms.pair_loss import with_pairs, with_query_pairs
 from lightning_meta.algorithms.types import ENCODER_PREFIX, ReptileOutput, TaskOutput, inner_lr_map
 from lightning_meta.data.episode import Episode, TextBatch
 from lightning_meta.models.classifier import HEAD_BIAS, HEAD_WEIGHT, EpisodicClassifier, head_logits
@@ -123,10 +123,14 @@ def _adapt(
     return _Result(fast, w, b, w0, b0, loss.detach())
 
 
-def _query(pm: _Patched, res: _Result, episode: Episode, grad: bool) -> tuple[Tensor, Tensor]:
+def _query(
+    pm: _Patched, res: _Result, episode: Episode, grad: bool, pair_weight: float
+) -> tuple[Tensor, Tensor]:
     with torch.set_grad_enabled(grad):
-        logits = head_logits(pm.embed(res.params, episode.query), res.weight, res.bias)
-        return logits, F.cross_entropy(logits, episode.query.labels)
+        hq = pm.embed(res.params, episode.query)  # (Nq, H)
+        logits = head_logits(hq, res.weight, res.bias)
+        loss = F.cross_entropy(logits, episode.query.labels)
+        return logits, with_query_pairs(loss, hq, episode.query.labels, pair_weight)
 
 
 def _before(pm: _Patched, res: _Result, episode: Episode) -> Tensor:
@@ -145,6 +149,7 @@ def higher_maml_task(
     training: bool = True,
     steps: int | None = None,
     with_loss_before: bool = True,
+    query_pair_weight: float = 0.0,
 ) -> TaskOutput:
     """``maml_task`` on higher (same arguments and results)."""
     steps = inner.steps if steps is None else steps
@@ -155,7 +160,8 @@ def higher_maml_task(
     with torch.enable_grad():
         pm = _Patched(model, track=order == "second")
         res = _adapt(pm, model, episode, lrs, steps, order, inner.pair_weight)
-        logits, loss = _query(pm, res, episode, grad=order != "none")
+        w_pairs = query_pair_weight if training else 0.0
+        logits, loss = _query(pm, res, episode, grad=order != "none", pair_weight=w_pairs)
     before = _before(pm, res, episode) if with_loss_before else loss.new_tensor(float("nan"))
     return TaskOutput(
         loss if training else loss.detach(), logits.detach(), before, res.support_loss
@@ -183,7 +189,7 @@ def higher_reptile_task(
             phi[i] if n in adapted else p
             for i, (n, p) in enumerate(zip(pm.names, pm.meta, strict=True))
         ]
-        logits, loss = _query(pm, res, episode, grad=bool(fixed))
+        logits, loss = _query(pm, res, episode, grad=bool(fixed), pair_weight=0.0)
         wanted = [(n, p) for n, p in zip(pm.names, pm.meta, strict=True) if n in fixed]
         fixed_grads = (
             torch.autograd.grad(loss, [p for _, p in wanted], allow_unused=True) if wanted else ()

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from lightning_meta.algorithms.inner_loop import InnerLoopConfig, Order, inner_loop
+from lightning_meta.algorithms.pair_loss import with_query_pairs
 from lightning_meta.algorithms.types import (
     TaskOutput,
     accuracy,
@@ -31,6 +32,7 @@ def maml_task(
     training: bool = True,
     steps: int | None = None,
     with_loss_before: bool = True,
+    query_pair_weight: float = 0.0,
 ) -> TaskOutput:
     """Adapt on the support set, score the query set.
 
@@ -38,7 +40,9 @@ def maml_task(
     (second-order unless ``inner.first_order``). ``training=False``: evaluation / fine-tune
     baseline: adapts with gradients (even under ``torch.no_grad``), builds no outer graph and
     returns everything detached. ``with_loss_before=False`` skips the extra query forward at the
-    initialisation (``loss_before`` is then NaN).
+    initialisation (``loss_before`` is then NaN). ``query_pair_weight`` W (training only): the
+    returned loss is the query cross-entropy + W * SetFit's cosine pair loss over the adapted
+    query embeddings (:func:`~lightning_meta.algorithms.pair_loss.with_query_pairs`).
     """
     steps = inner.steps if steps is None else steps
     if inner.backend == "higher":
@@ -46,7 +50,7 @@ def maml_task(
 
         return higher_maml_task(
             model, episode, inner, inner_lrs, training=training, steps=steps,
-            with_loss_before=with_loss_before,
+            with_loss_before=with_loss_before, query_pair_weight=query_pair_weight,
         )  # fmt: skip
     order: Order = ("first" if inner.first_order else "second") if training else "none"
     if order == "second" and model.adapted_names:
@@ -63,6 +67,8 @@ def maml_task(
             hq = feats.embed(adapted.params, "query")  # (Nq, H)
             logits = head_logits(hq, adapted.weight, adapted.bias)  # (Nq, N)
             loss = F.cross_entropy(logits, episode.query.labels)
+            w_pairs = query_pair_weight if training else 0.0
+            loss = with_query_pairs(loss, hq, episode.query.labels, w_pairs)
     before = (
         loss_before(feats, adapted, episode) if with_loss_before else loss.new_tensor(float("nan"))
     )

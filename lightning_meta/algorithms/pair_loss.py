@@ -7,6 +7,10 @@ over *every* distinct pair of a support set (SetFit samples pairs from them); th
 adds it, weighted, to the head's cross-entropy (:func:`with_pairs`), so the adapted layers are
 pulled towards SetFit's geometry while the head learns the classes. Weight 0 returns the head
 loss itself (the same function, so the same numbers as without this module).
+
+:func:`with_query_pairs` adds the same term to the *outer* (query) loss of MAML's meta-training
+instead: the query embeddings after adaptation are pulled into SetFit's geometry, so the
+meta-learned body, not only each episode's adapted layers, learns it (``MAML(query_pair_weight=)``).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-__all__ = ["HeadLoss", "cosine_pair_loss", "with_pairs"]
+__all__ = ["HeadLoss", "cosine_pair_loss", "with_pairs", "with_query_pairs"]
 
 HeadLoss = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
 """``(h, W, b, labels) -> support loss``: a scalar, or ``(E,)`` per-episode losses for a stack
@@ -51,3 +55,11 @@ def with_pairs(loss: HeadLoss, weight: float) -> HeadLoss:
         return loss(h, w, b, labels) + weight * cosine_pair_loss(h, labels)
 
     return combined
+
+
+def with_query_pairs(loss: Tensor, h: Tensor, labels: Tensor, weight: float) -> Tensor:
+    """The query loss plus ``weight * cosine_pair_loss(h, labels)`` (scalar, or (E,) for a stack);
+    ``loss`` itself when weight is 0."""
+    if weight < 0:
+        raise ValueError(f"query_pair_weight: must be >= 0, got {weight}")
+    return loss if weight == 0 else loss + weight * cosine_pair_loss(h, labels)

@@ -6,8 +6,9 @@ import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 
-from lightning_meta.algorithms.batched import grouped_maml_tasks
+from lightning_meta.algorithms.grouped import grouped_maml_tasks
 from lightning_meta.data.episode import Episode
+from lightning_meta.errors import ConfigError
 from lightning_meta.lightning.base import EpisodicModule
 from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs, NonFiniteConfig
 
@@ -31,6 +32,7 @@ class MAML(EpisodicModule):
         optimizer: OptimizerCallable | None = None,
         scheduler: LRSchedulerCallable | None = None,
         nonfinite: NonFiniteConfig = NonFiniteConfig(),
+        query_pair_weight: float = 0.0,
     ) -> None:
         """
         Args:
@@ -41,7 +43,15 @@ class MAML(EpisodicModule):
             optimizer: outer optimizer (default AdamW, lr 3e-5, weight_decay 0).
             scheduler: optional outer learning-rate scheduler.
             nonfinite: what a NaN/inf loss or gradient does.
+            query_pair_weight: W >= 0; the meta-objective becomes each task's query
+                cross-entropy + W * SetFit's cosine pair loss over its adapted query embeddings
+                (0: the cross-entropy alone). Training only: validation scores as before.
         """
+        if query_pair_weight < 0:
+            raise ConfigError(
+                f"model.query_pair_weight: must be >= 0, got {query_pair_weight}; set 0 to turn it off"
+            )
+        self.query_pair_weight = query_pair_weight
         self.second_order = not first_order
         self.algorithm = "fomaml" if first_order else "maml"
         super().__init__(encoder, inner, optimizer, scheduler, nonfinite)
@@ -50,7 +60,10 @@ class MAML(EpisodicModule):
         """Mean post-adaptation query loss over the tasks of one meta-batch: each group of
         same-shape tasks at once (one bottom pass, stacked inner loops) when the model allows,
         else task by task; the outputs in task order."""
-        outs = grouped_maml_tasks(self.model, batch, self.inner, self.inner_lrs, training=True)
+        outs = grouped_maml_tasks(
+            self.model, batch, self.inner, self.inner_lrs, training=True,
+            query_pair_weight=self.query_pair_weight,
+        )  # fmt: skip
         loss = torch.stack([o.loss for o in outs]).mean()
         return loss, outs
 

@@ -6,7 +6,7 @@ import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 
-from lightning_meta.algorithms.batched import grouped_reptile
+from lightning_meta.algorithms.grouped import grouped_reptile
 from lightning_meta.data.config import as_group
 from lightning_meta.data.episode import Episode
 from lightning_meta.errors import ConfigError

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import Tensor
 
-import lightning_meta.algorithms.batched as batched
+import lightning_meta.algorithms.grouped as grouped
 from lightning_meta.data.episode import Episode, TextBatch
 from lightning_meta.models import EpisodicClassifier
 
@@ -51,13 +51,13 @@ def pool_episodes(
 
 
 def spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
-    """Record the group size of every call to ``batched.<name>``."""
+    """Record the group size of every call to ``batched.<name>`` from the grouped paths."""
     sizes: list[int] = []
-    real = getattr(batched, name)
+    real = getattr(grouped, name)
 
     def wrapped(m: EpisodicClassifier, episodes: list[Episode], *a: Any, **k: Any) -> Any:
         sizes.append(len(episodes))
         return real(m, episodes, *a, **k)
 
-    monkeypatch.setattr(batched, name, wrapped)
+    monkeypatch.setattr(grouped, name, wrapped)
     return sizes

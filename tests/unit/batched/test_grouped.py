@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lightning_meta.algorithms import InnerLoopConfig, TaskOutput, maml_task, reptile_task
-from lightning_meta.algorithms.batched import grouped_maml_tasks, grouped_reptile, shape_groups
+from lightning_meta.algorithms.grouped import grouped_maml_tasks, grouped_reptile, shape_groups
 from lightning_meta.data.episode import Episode
 from lightning_meta.models import EpisodicClassifier, tiny_encoder
 from tests.unit.algorithms.helpers import max_diff, meta_grads

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import lightning_meta.algorithms.batched as batched
+import lightning_meta.algorithms.grouped as grouped
 from lightning_meta.data.episode import Episode
 from lightning_meta.lightning import MAML, Reptile
 from lightning_meta.lightning.config import EncoderConfig, InnerLoopArgs
@@ -31,7 +31,7 @@ def test_maml_meta_loss(first_order: bool, mixed: bool, monkeypatch: pytest.Monk
     loss, outs = module.meta_loss(episodes)
     assert calls == ([3, 1] if mixed else [3]) and len(outs) == len(episodes)
     grads = meta_grads(module.model, loss)
-    monkeypatch.setattr(batched, "batchable", lambda *a: False)
+    monkeypatch.setattr(grouped, "batchable", lambda *a: False)
     loss_ref, outs_ref = module.meta_loss(episodes)
     assert calls == ([3, 1] if mixed else [3])  # the reference ran task by task
     assert abs(float((loss - loss_ref).detach())) <= 1e-9
@@ -46,7 +46,7 @@ def test_reptile_meta_gradients(mixed: bool, monkeypatch: pytest.MonkeyPatch) ->
     episodes = mixed_batch() if mixed else pool_episodes(3, seed=4)
     module = Reptile(encoder=TINY, inner=InnerLoopArgs(steps=2, lr=0.3)).double()
     grads, outs = module.meta_gradients(episodes)
-    monkeypatch.setattr(batched, "batchable", lambda *a: False)
+    monkeypatch.setattr(grouped, "batchable", lambda *a: False)
     ref, ref_outs = module.meta_gradients(episodes)
     assert max_diff(grads, ref) <= 1e-6
     for a, b in zip(outs, ref_outs, strict=True):

@@ -20,12 +20,14 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 from torch import nn
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel
 
 from lightning_meta.data.cache import cache_root
 from lightning_meta.data.sentiment import SENTIMENT_FILES, read_sentiment
@@ -37,7 +39,7 @@ from lightning_meta.resolve import resolve_pretrained
 class MeanPoolClassifier(nn.Module):
     """An encoder, mean pooling over non-padding tokens, and a linear head."""
 
-    def __init__(self, encoder: nn.Module, n_classes: int) -> None:
+    def __init__(self, encoder: PreTrainedModel, n_classes: int) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = nn.Linear(encoder.config.hidden_size, n_classes)
@@ -48,17 +50,31 @@ class MeanPoolClassifier(nn.Module):
         return self.head((hidden * mask).sum(1) / mask.sum(1))
 
 
-def batches(tok, texts: list[str], order: np.ndarray, size: int, max_length: int):  # type: ignore[no-untyped-def]
+def batches(
+    tok: Any, texts: list[str], order: np.ndarray, size: int, max_length: int
+) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
     """Tokenized batches of ``texts`` in ``order``, yielded with their indices."""
     for i in range(0, len(order), size):
         ix = order[i : i + size]
-        enc = tok([texts[j] for j in ix], padding=True, truncation=True,
-                  max_length=max_length, return_tensors="pt")  # fmt: skip
+        enc = tok(
+            [texts[j] for j in ix],
+            padding=True,
+            truncation=True,
+            max_length=max_length,
+            return_tensors="pt",
+        )
         yield ix, enc["input_ids"], enc["attention_mask"]
 
 
-def predict(model: MeanPoolClassifier, tok, texts: list[str], *, max_length: int,  # type: ignore[no-untyped-def]
-            bf16: bool, batch_size: int = 128) -> np.ndarray:  # fmt: skip
+def predict(
+    model: MeanPoolClassifier,
+    tok: Any,
+    texts: list[str],
+    *,
+    max_length: int,
+    bf16: bool,
+    batch_size: int = 128,
+) -> np.ndarray:
     """Predicted class of each text (length-sorted batches, no gradients)."""
     model.eval()
     pred = np.zeros(len(texts), dtype=np.int64)
@@ -69,9 +85,18 @@ def predict(model: MeanPoolClassifier, tok, texts: list[str], *, max_length: int
     return pred
 
 
-def train_epoch(model: MeanPoolClassifier, opt: torch.optim.Optimizer, tok, texts: list[str],  # type: ignore[no-untyped-def]
-                labels: np.ndarray, rng: np.random.Generator, *, batch_size: int,
-                max_length: int, bf16: bool) -> float:  # fmt: skip
+def train_epoch(
+    model: MeanPoolClassifier,
+    opt: torch.optim.Optimizer,
+    tok: Any,
+    texts: list[str],
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    batch_size: int,
+    max_length: int,
+    bf16: bool,
+) -> float:
     """One shuffled epoch of cross-entropy over every weight; returns the mean batch loss."""
     model.train()
     losses = []
@@ -87,6 +112,7 @@ def train_epoch(model: MeanPoolClassifier, opt: torch.optim.Optimizer, tok, text
 
 
 def binomial_ci(correct: np.ndarray) -> str:
+    """Accuracy (%) of 0/1 outcomes and its normal-approximation 95% CI half-width."""
     acc = correct.mean()
     return f"{100 * acc:.2f} ± {196 * math.sqrt(acc * (1 - acc) / len(correct)):.2f}"
 
@@ -114,8 +140,9 @@ def main() -> None:
         )
     bf16 = native_bf16("cpu") is not None
     train_texts, eval_texts = [texts[i] for i in pool], [texts[i] for i in held]
-    print(f"sentiment:{a.domain}: train {len(pool)}, evaluation {len(held)}; bf16 {bf16}",
-          flush=True)  # fmt: skip
+    print(
+        f"sentiment:{a.domain}: train {len(pool)}, evaluation {len(held)}; bf16 {bf16}", flush=True
+    )
     correct: dict[str, np.ndarray] = {}
     for name in a.encoders:
         t0 = time.perf_counter()
@@ -127,12 +154,24 @@ def main() -> None:
         rng = np.random.default_rng(a.seed)
         best: np.ndarray | None = None
         for epoch in range(1, a.epochs + 1):
-            loss = train_epoch(model, opt, tok, train_texts, y[pool], rng,
-                               batch_size=a.batch_size, max_length=a.max_length, bf16=bf16)  # fmt: skip
+            loss = train_epoch(
+                model,
+                opt,
+                tok,
+                train_texts,
+                y[pool],
+                rng,
+                batch_size=a.batch_size,
+                max_length=a.max_length,
+                bf16=bf16,
+            )
             hit = predict(model, tok, eval_texts, max_length=a.max_length, bf16=bf16) == y[held]
             best = hit if best is None or hit.mean() > best.mean() else best
-            print(f"{name} epoch {epoch}: train loss {loss:.4f}, evaluation accuracy "
-                  f"{binomial_ci(hit)} ({time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
+            print(
+                f"{name} epoch {epoch}: train loss {loss:.4f}, evaluation accuracy "
+                f"{binomial_ci(hit)} ({time.perf_counter() - t0:.0f} s)",
+                flush=True,
+            )
         assert best is not None, "--epochs must be at least 1"
         correct[name] = best
     first, *rest = a.encoders

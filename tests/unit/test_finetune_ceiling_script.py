@@ -44,8 +44,9 @@ def test_predict_pads_batches_without_changing_any_prediction(script: ModuleType
             ref.append(int(model.head(hidden.mean(0)).argmax()))
     got = script.predict(model, tok, TEXTS, max_length=32, bf16=False, batch_size=4)
     assert got.tolist() == ref
-    logits = model(*[tok(TEXTS, padding=True, return_tensors="pt")[k]
-                     for k in ("input_ids", "attention_mask")])  # fmt: skip
+    logits = model(
+        *[tok(TEXTS, padding=True, return_tensors="pt")[k] for k in ("input_ids", "attention_mask")]
+    )
     assert logits.argmax(-1).tolist() == ref
 
 
@@ -58,7 +59,7 @@ def test_train_epoch_fits_a_separable_toy_task(script: ModuleType) -> None:
     losses = [
         script.train_epoch(
             model, opt, tok, TEXTS, LABELS, rng, batch_size=3, max_length=32, bf16=False
-        )  # fmt: skip
+        )
         for _ in range(30)
     ]
     assert losses[-1] < 0.05 < losses[0]

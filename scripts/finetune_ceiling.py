@@ -128,12 +128,16 @@ def main() -> None:
     p.add_argument("--max-length", type=int, default=48)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
+    if a.epochs < 1 or a.per_class < 0:
+        p.error(f"--epochs must be >= 1 and --per-class >= 0 (got {a.epochs}, {a.per_class})")
     texts, labels, _ = read_sentiment(a.domain, cache_root() / "downloads")
     y = np.asarray(labels)
     pool, held = train_test_split(
         np.arange(len(texts)), test_size=0.5, stratify=y, random_state=a.seed
     )  # headroom.py's split
     if a.per_class:
+        if a.per_class > min(np.bincount(y[pool])):
+            p.error(f"--per-class {a.per_class}: the pool has {np.bincount(y[pool]).tolist()}")
         rng = np.random.default_rng(a.seed)
         pool = np.concatenate(
             [rng.choice(pool[y[pool] == c], a.per_class, replace=False) for c in (0, 1)]
@@ -172,7 +176,7 @@ def main() -> None:
                 f"{binomial_ci(hit)} ({time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )
-        assert best is not None, "--epochs must be at least 1"
+        assert best is not None  # --epochs >= 1, checked above
         correct[name] = best
     first, *rest = a.encoders
     for name in rest:
